@@ -1,0 +1,38 @@
+/*
+ * util.h: debug printing for Raft code.
+ *
+ *     DPRINTF(VOTE, rf->me, "granting vote to S%d in term %d", cand, term);
+ *
+ * prints, when the environment variable VERBOSE is set (to 1 or more):
+ *
+ *     001234 VOTE S2 granting vote to S0 in term 3
+ *
+ * i.e. milliseconds since the program started, the topic, the server, the
+ * message, one line each, flushed at once so lines from all threads and from
+ * the harness interleave in time order. Pipe the output through tools/raftlog
+ * to get a column per server. DPRINTF2 prints only when VERBOSE >= 2, for
+ * chatty topics such as heartbeats.
+ *
+ * Topics are bare words; by convention: TIMER VOTE LEAD TERM LOG APPEND
+ * COMMIT APPLY PERSIST SNAP DROP TEST (TEST is the harness's own).
+ */
+#ifndef RAFT_UTIL_H
+#define RAFT_UTIL_H
+
+int debug_verbosity(void);   /* VERBOSE as a number, read once; 0 if unset */
+void debug_printf(const char *topic, int me, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+#define DPRINTF(topic, me, ...)                                  \
+    do {                                                         \
+        if (debug_verbosity() >= 1)                              \
+            debug_printf(#topic, (me), __VA_ARGS__);             \
+    } while (0)
+
+#define DPRINTF2(topic, me, ...)                                 \
+    do {                                                         \
+        if (debug_verbosity() >= 2)                              \
+            debug_printf(#topic, (me), __VA_ARGS__);             \
+    } while (0)
+
+#endif
