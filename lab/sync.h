@@ -75,15 +75,16 @@ int64_t lab_now_ms(void);       /* monotonic milliseconds */
 int64_t lab_now_us(void);       /* monotonic microseconds */
 void lab_sleep_ms(int64_t ms);
 double lab_cpu_seconds(void);   /* user+sys CPU of this process so far */
+double lab_children_cpu_seconds(void); /* user+sys CPU of reaped child processes */
 
 /*
  * Bounded spinning, the layer's one concession to speed: waking a thread that
  * sleeps on another core costs tens of microseconds on a virtual machine, so
  * a hand-off first spins a few microseconds on a flag before it blocks.
- * Returns true if *flag became non-zero within the bound. Does nothing (returns
- * the flag's value) on a one-CPU machine. A deterministic scheduler makes this
- * a plain load.
+ * Returns true if *flag became non-zero within max_us microseconds. Does
+ * nothing (returns the flag's value) on a one-CPU machine. A deterministic
+ * scheduler makes this a plain load.
  */
-bool lab_spin_until_set(atomic_int *flag);
+bool lab_spin_until_set(atomic_int *flag, int max_us);
 
 #endif

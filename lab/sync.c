@@ -1,0 +1,266 @@
+/*
+ * sync.c: threads, mutexes, condition variables, sleeps and clocks over
+ * POSIX threads, plus lock-holder bookkeeping for diagnostics.
+ *
+ * Portable to macOS: condition variables time out against CLOCK_REALTIME
+ * (macOS has no pthread_condattr_setclock), while every deadline a caller
+ * passes is on the monotonic clock; the conversion happens here, once.
+ */
+#include "lab/sync.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "lab/fatal.h"
+
+struct lab_thread_info {
+    char name[48];
+    void *(*fn)(void *);
+    void *arg;
+};
+
+/* The calling thread's info; NULL for threads not made by lab_thread_create
+ * (the main thread, the test runner's threads), which get one of their own. */
+static _Thread_local lab_thread_info *current_thread;
+static _Thread_local lab_thread_info foreign_thread_info = {"main", NULL, NULL};
+
+static lab_thread_info *self_info(void)
+{
+    return current_thread ? current_thread : &foreign_thread_info;
+}
+
+static void check(int err, const char *what)
+{
+    if (err != 0)
+        lab_fatal("%s failed: %s", what, strerror(err));
+}
+
+/* ---- threads -------------------------------------------------------------- */
+
+static void *thread_start(void *p)
+{
+    lab_thread_info *info = p;
+    current_thread = info;
+    return info->fn(info->arg);
+}
+
+void lab_thread_create(lab_thread *t, const char *name, void *(*fn)(void *), void *arg)
+{
+    lab_thread_info *info = lab_calloc(1, sizeof *info);
+    snprintf(info->name, sizeof info->name, "%s", name ? name : "thread");
+    info->fn = fn;
+    info->arg = arg;
+    t->info = info;
+    check(pthread_create(&t->handle, NULL, thread_start, info), "pthread_create");
+}
+
+void *lab_thread_join(lab_thread *t)
+{
+    void *result = NULL;
+    check(pthread_join(t->handle, &result), "pthread_join");
+    free(t->info);
+    t->info = NULL;
+    return result;
+}
+
+const char *lab_thread_name(void)
+{
+    return self_info()->name;
+}
+
+/* ---- mutexes -------------------------------------------------------------- */
+
+void lab_mutex_init(lab_mutex *m, const char *name)
+{
+    check(pthread_mutex_init(&m->handle, NULL), "pthread_mutex_init");
+    m->name = name;
+    atomic_init(&m->holder, NULL);
+}
+
+void lab_mutex_destroy(lab_mutex *m)
+{
+    assert(atomic_load(&m->holder) == NULL);
+    check(pthread_mutex_destroy(&m->handle), "pthread_mutex_destroy");
+}
+
+void lab_mutex_lock(lab_mutex *m)
+{
+    lab_thread_info *me = self_info();
+    if (atomic_load_explicit(&m->holder, memory_order_relaxed) == me)
+        lab_fatal("thread '%s' locks mutex '%s' that it already holds (self-deadlock)",
+                  me->name, m->name ? m->name : "?");
+    check(pthread_mutex_lock(&m->handle), "pthread_mutex_lock");
+    atomic_store_explicit(&m->holder, me, memory_order_relaxed);
+}
+
+void lab_mutex_unlock(lab_mutex *m)
+{
+    lab_thread_info *me = self_info();
+    if (atomic_load_explicit(&m->holder, memory_order_relaxed) != me)
+        lab_fatal("thread '%s' unlocks mutex '%s' that it does not hold",
+                  me->name, m->name ? m->name : "?");
+    atomic_store_explicit(&m->holder, NULL, memory_order_relaxed);
+    check(pthread_mutex_unlock(&m->handle), "pthread_mutex_unlock");
+}
+
+bool lab_mutex_held_by_me(const lab_mutex *m)
+{
+    return atomic_load_explicit(&((lab_mutex *)m)->holder, memory_order_relaxed) == self_info();
+}
+
+const char *lab_mutex_holder_name(const lab_mutex *m)
+{
+    lab_thread_info *h = atomic_load(&((lab_mutex *)m)->holder);
+    return h ? h->name : NULL;
+}
+
+/* ---- condition variables -------------------------------------------------- */
+
+void lab_cond_init(lab_cond *c)
+{
+    check(pthread_cond_init(&c->handle, NULL), "pthread_cond_init");
+}
+
+void lab_cond_destroy(lab_cond *c)
+{
+    check(pthread_cond_destroy(&c->handle), "pthread_cond_destroy");
+}
+
+void lab_cond_wait(lab_cond *c, lab_mutex *m)
+{
+    lab_thread_info *me = self_info();
+    assert(atomic_load_explicit(&m->holder, memory_order_relaxed) == me);
+    atomic_store_explicit(&m->holder, NULL, memory_order_relaxed);
+    check(pthread_cond_wait(&c->handle, &m->handle), "pthread_cond_wait");
+    atomic_store_explicit(&m->holder, me, memory_order_relaxed);
+}
+
+static struct timespec realtime_deadline(int64_t deadline_ms)
+{
+    int64_t remaining_ns = (deadline_ms - lab_now_ms()) * 1000000;
+    if (remaining_ns < 0)
+        remaining_ns = 0;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    int64_t ns = (int64_t)ts.tv_nsec + remaining_ns;
+    ts.tv_sec += (time_t)(ns / 1000000000);
+    ts.tv_nsec = (long)(ns % 1000000000);
+    return ts;
+}
+
+bool lab_cond_wait_until(lab_cond *c, lab_mutex *m, int64_t deadline_ms)
+{
+    if (lab_now_ms() >= deadline_ms)
+        return false;
+    struct timespec ts = realtime_deadline(deadline_ms);
+    lab_thread_info *me = self_info();
+    assert(atomic_load_explicit(&m->holder, memory_order_relaxed) == me);
+    atomic_store_explicit(&m->holder, NULL, memory_order_relaxed);
+    int err = pthread_cond_timedwait(&c->handle, &m->handle, &ts);
+    atomic_store_explicit(&m->holder, me, memory_order_relaxed);
+    if (err != 0 && err != ETIMEDOUT)
+        check(err, "pthread_cond_timedwait");
+    /* The realtime clock may have been adjusted: judge by the monotonic one. */
+    return lab_now_ms() < deadline_ms;
+}
+
+void lab_cond_signal(lab_cond *c)
+{
+    check(pthread_cond_signal(&c->handle), "pthread_cond_signal");
+}
+
+void lab_cond_broadcast(lab_cond *c)
+{
+    check(pthread_cond_broadcast(&c->handle), "pthread_cond_broadcast");
+}
+
+/* ---- time ----------------------------------------------------------------- */
+
+int64_t lab_now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+int64_t lab_now_ms(void)
+{
+    return lab_now_us() / 1000;
+}
+
+void lab_sleep_ms(int64_t ms)
+{
+    if (ms <= 0)
+        return;
+    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
+}
+
+static double rusage_seconds(int who)
+{
+    struct rusage ru;
+    if (getrusage(who, &ru) != 0)
+        return 0;
+    return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
+           (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+}
+
+double lab_cpu_seconds(void)
+{
+    return rusage_seconds(RUSAGE_SELF);
+}
+
+double lab_children_cpu_seconds(void)
+{
+    return rusage_seconds(RUSAGE_CHILDREN);
+}
+
+/* ---- bounded spinning ----------------------------------------------------- */
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __asm__ __volatile__("pause");
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
+enum { SPIN_CHECKS_PER_CLOCK_READ = 64 };
+
+static int cpu_count(void)
+{
+    static atomic_int cached;
+    int n = atomic_load_explicit(&cached, memory_order_relaxed);
+    if (n == 0) {
+        long online = sysconf(_SC_NPROCESSORS_ONLN);
+        n = online > 0 ? (int)online : 1;
+        atomic_store_explicit(&cached, n, memory_order_relaxed);
+    }
+    return n;
+}
+
+bool lab_spin_until_set(atomic_int *flag, int max_us)
+{
+    if (atomic_load_explicit(flag, memory_order_acquire))
+        return true;
+    if (cpu_count() < 2)
+        return false;
+    int64_t give_up = lab_now_us() + max_us;
+    for (;;) {
+        for (int i = 0; i < SPIN_CHECKS_PER_CLOCK_READ; i++) {
+            if (atomic_load_explicit(flag, memory_order_acquire))
+                return true;
+            cpu_relax();
+        }
+        if (lab_now_us() >= give_up)
+            return atomic_load_explicit(flag, memory_order_acquire) != 0;
+    }
+}
