@@ -36,6 +36,12 @@ else ifneq ($(SAN),)
   $(error SAN must be thread or address, not '$(SAN)')
 endif
 
+# VALGRIND=1 runs the tests under memcheck; any error or leak fails the test.
+ifeq ($(VALGRIND),1)
+  RUN_PREFIX := LAB_TIME_SCALE=30 valgrind --quiet --trace-children=yes --error-exitcode=99 --leak-check=full \
+                --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect
+endif
+
 # Criterion is found with pkg-config at recipe time, after `deps` may have installed it.
 CRITERION_CFLAGS = $(shell pkg-config --cflags criterion 2>/dev/null)
 CRITERION_LIBS   = $(shell pkg-config --libs criterion 2>/dev/null || echo -lcriterion)
@@ -88,7 +94,7 @@ deps:
 	@sh tools/install-deps.sh
 
 test-framework: $(UNIT_BIN)
-	$(SAN_ENV) $(TIMEOUT) -k 10 $(FRAMEWORK_LIMIT) $(UNIT_BIN) -j1 $(CRITERION_FLAGS)
+	$(SAN_ENV) $(TIMEOUT) -k 10 $(FRAMEWORK_LIMIT) $(RUN_PREFIX) $(UNIT_BIN) -j1 $(CRITERION_FLAGS)
 
 bench: $(BENCH_BIN)
 	$(BENCH_BIN)
@@ -105,7 +111,7 @@ PART_LIMIT_2A := 400
 PART_LIMIT_2B := 1250
 PART_LIMIT_2C := 1000
 PART_LIMIT_2D := 900
-RUN_PART = $(SAN_ENV) $(TIMEOUT) -k 10 $(PART_LIMIT_$(1)) $(RAFT_BIN) --filter 'raft$(1)/*' -j1 $(CRITERION_FLAGS)
+RUN_PART = $(SAN_ENV) $(TIMEOUT) -k 10 $(PART_LIMIT_$(1)) $(RUN_PREFIX) $(RAFT_BIN) --filter 'raft$(1)/*' -j1 $(CRITERION_FLAGS)
 
 ifneq ($(HAVE_SUITES),)
 all: $(RAFT_BIN)

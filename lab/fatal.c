@@ -33,27 +33,27 @@ void lab_fatal(const char *fmt, ...)
     abort();
 }
 
-void *lab_malloc(unsigned long size)
+void *lab_malloc(size_t size)
 {
     void *p = malloc(size ? size : 1);
     if (!p)
-        lab_fatal("out of memory (malloc of %lu bytes)", size);
+        lab_fatal("out of memory (malloc of %zu bytes)", size);
     return p;
 }
 
-void *lab_calloc(unsigned long count, unsigned long size)
+void *lab_calloc(size_t count, size_t size)
 {
     void *p = calloc(count ? count : 1, size ? size : 1);
     if (!p)
-        lab_fatal("out of memory (calloc of %lu x %lu bytes)", count, size);
+        lab_fatal("out of memory (calloc of %zu x %zu bytes)", count, size);
     return p;
 }
 
-void *lab_realloc(void *p, unsigned long size)
+void *lab_realloc(void *p, size_t size)
 {
     void *q = realloc(p, size ? size : 1);
     if (!q)
-        lab_fatal("out of memory (realloc to %lu bytes)", size);
+        lab_fatal("out of memory (realloc to %zu bytes)", size);
     return q;
 }
 

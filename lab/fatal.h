@@ -11,15 +11,17 @@
 #ifndef LAB_FATAL_H
 #define LAB_FATAL_H
 
+#include <stddef.h>
+
 typedef void (*lab_fatal_hook)(const char *message);
 
 _Noreturn void lab_fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void lab_set_fatal_hook(lab_fatal_hook hook);   /* NULL restores the default */
 
 /* malloc/realloc/calloc that stop with a message instead of returning NULL. */
-void *lab_malloc(unsigned long size);
-void *lab_calloc(unsigned long count, unsigned long size);
-void *lab_realloc(void *p, unsigned long size);
+void *lab_malloc(size_t size);
+void *lab_calloc(size_t count, size_t size);
+void *lab_realloc(void *p, size_t size);
 char *lab_strdup(const char *s);
 
 #endif

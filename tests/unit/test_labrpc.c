@@ -251,7 +251,7 @@ Test(labrpc, regression_enable_after_failures)
     cr_assert(call_greet(e, 99, &reply));
     int64_t took_us = lab_now_us() - t0;
     free(reply);
-    cr_assert(took_us <= 30000, "a call on a just-enabled end took %lld us (> 30 ms)",
+    cr_assert(took_us <= test_latency_ms(30) * 1000, "a call on a just-enabled end took %lld us (> 30 ms)",
               (long long)took_us);
 
     for (int i = 0; i < 20; i++)
@@ -308,7 +308,7 @@ Test(labrpc, killed)
     int64_t deleted_ms = lab_now_ms();
     labrpc_server *srv = labrpc_network_delete_server(f.net, "99");
     cr_assert_not_null(srv);
-    int64_t deadline = deleted_ms + 100;
+    int64_t deadline = deleted_ms + test_latency_ms(100);
     bool done = false;
     while (!done && lab_now_ms() < deadline + 50) {
         lab_sleep_ms(5);
@@ -318,7 +318,7 @@ Test(labrpc, killed)
     }
     cr_assert(done, "the call did not return after delete_server");
     cr_assert_not(s.ok, "a call to a deleted server succeeded");
-    cr_assert(s.done_ms - deleted_ms <= 100, "the call returned %lld ms after delete_server (> 100)",
+    cr_assert(s.done_ms - deleted_ms <= test_latency_ms(100), "the call returned %lld ms after delete_server (> 100)",
               (long long)(s.done_ms - deleted_ms));
     lab_thread_join(&s.thread);
 

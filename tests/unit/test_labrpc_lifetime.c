@@ -26,6 +26,7 @@ typedef struct timed_call {
     lab_mutex *mu;
     bool done;        /* guarded by *mu */
     bool ok;          /* guarded by *mu */
+    int64_t start_ms; /* guarded by *mu: when the call began */
     int64_t done_ms;  /* guarded by *mu */
     lab_thread thread;
 } timed_call;
@@ -35,12 +36,14 @@ static void *timed_call_main(void *arg)
     timed_call *t = arg;
     codec_buffer args = CODEC_BUFFER_INIT, reply = CODEC_BUFFER_INIT;
     codec_put_int(&args, 7);
+    int64_t start_ms = lab_now_ms();
     bool ok = labrpc_call(t->end, t->method, &args, &reply);
     codec_buffer_free(&args);
     codec_buffer_free(&reply);
     lab_mutex_lock(t->mu);
     t->done = true;
     t->ok = ok;
+    t->start_ms = start_ms;
     t->done_ms = lab_now_ms();
     lab_mutex_unlock(t->mu);
     return NULL;
@@ -106,7 +109,7 @@ Test(labrpc_lifetime, retire_end_wakes_long_delay)
         lab_thread_join(&calls[i].thread);
     for (int i = 0; i < N; i++) {
         cr_assert_not(calls[i].ok);
-        cr_assert(calls[i].done_ms - retired_ms <= 50,
+        cr_assert(calls[i].done_ms - retired_ms <= test_latency_ms(50),
                   "a call returned %lld ms after its end was retired (> 50)",
                   (long long)(calls[i].done_ms - retired_ms));
     }
@@ -114,7 +117,7 @@ Test(labrpc_lifetime, retire_end_wakes_long_delay)
     int64_t t0 = lab_now_ms();
     char *reply = NULL;
     cr_assert_not(call_greet(ends[0], 1, &reply));
-    cr_assert(lab_now_ms() - t0 <= 10);
+    cr_assert(lab_now_ms() - t0 <= test_latency_ms(10));
     lab_mutex_destroy(&mu);
     labrpc_network_destroy(net);
     junk_destroy(&j);
@@ -165,7 +168,7 @@ Test(labrpc_lifetime, cleanup_with_calls_in_flight)
     junk_release(&j);        /* handlers return promptly; cleanup waits for them */
     labrpc_network_cleanup(net);
     int64_t took = lab_now_ms() - t0;
-    cr_assert(took <= 100, "cleanup took %lld ms (> 100)", (long long)took);
+    cr_assert(took <= test_latency_ms(100), "cleanup took %lld ms (> 100)", (long long)took);
     cr_assert_eq(count_pending(calls, N, &mu), 0, "cleanup returned before its calls did");
     for (int i = 0; i < N; i++)
         lab_thread_join(&calls[i].thread);
@@ -198,7 +201,7 @@ Test(labrpc_lifetime, replaced_server_releases_callers)
     labrpc_network_add_server(net, "0", junk_server(&j2));
     lab_thread_join(&call.thread);
     cr_assert_not(call.ok);
-    cr_assert(call.done_ms - t0 <= 50);
+    cr_assert(call.done_ms - t0 <= test_latency_ms(50));
 
     char *reply = NULL;
     cr_assert(call_greet(e, 5, &reply), "the replacement server does not answer");
@@ -227,7 +230,7 @@ Test(labrpc_lifetime, disable_while_handler_runs)
     labrpc_network_enable(net, "e", false);
     lab_thread_join(&call.thread);
     cr_assert_not(call.ok);
-    cr_assert(call.done_ms - t0 <= 50);
+    cr_assert(call.done_ms - t0 <= test_latency_ms(50));
     junk_release(&j);
     lab_mutex_destroy(&mu);
     labrpc_network_destroy(net);
@@ -267,32 +270,30 @@ Test(labrpc_lifetime, disabled_end_delays)
     lab_mutex mu;
     lab_mutex_init(&mu, "calls");
     timed_call calls[N];
-    int64_t t0 = lab_now_ms();
     start_calls(calls, N, ends, "Junk.Greet", &mu);
     int64_t sum = 0, max = 0;
     for (int i = 0; i < N; i++) {
         lab_thread_join(&calls[i].thread);
-        int64_t took = calls[i].done_ms - t0;
+        int64_t took = calls[i].done_ms - calls[i].start_ms;
         cr_assert_not(calls[i].ok);
         sum += took;
         max = took > max ? took : max;
     }
-    cr_assert(max < 7000 + 200, "a long delay took %lld ms", (long long)max);
+    cr_assert(max < 7000 + test_latency_ms(200), "a long delay took %lld ms", (long long)max);
     cr_assert(sum / N > 2000 && sum / N < 5000, "mean long delay %lld ms, expected ~3500",
               (long long)(sum / N));
 
     labrpc_network_set_long_delays(net, false);
-    t0 = lab_now_ms();
     start_calls(calls, N, ends, "Junk.Greet", &mu);
     sum = max = 0;
     for (int i = 0; i < N; i++) {
         lab_thread_join(&calls[i].thread);
-        int64_t took = calls[i].done_ms - t0;
+        int64_t took = calls[i].done_ms - calls[i].start_ms;
         sum += took;
         max = took > max ? took : max;
     }
-    cr_assert(max < 100 + 100, "a short delay took %lld ms", (long long)max);
-    cr_assert(sum / N >= 20 && sum / N <= 80, "mean short delay %lld ms, expected ~50",
+    cr_assert(max < 100 + test_latency_ms(100), "a short delay took %lld ms", (long long)max);
+    cr_assert(sum / N >= 20 && sum / N <= 80 + test_latency_ms(10) - 10, "mean short delay %lld ms, expected ~50",
               (long long)(sum / N));
     lab_mutex_destroy(&mu);
     labrpc_network_destroy(net);
@@ -315,14 +316,13 @@ Test(labrpc_lifetime, long_reordering_delays_replies)
     lab_mutex mu;
     lab_mutex_init(&mu, "calls");
     timed_call calls[N];
-    int64_t t0 = lab_now_ms();
     start_calls(calls, N, ends, "Junk.Greet", &mu);
     int late = 0;
     for (int i = 0; i < N; i++) {
         lab_thread_join(&calls[i].thread);
         cr_assert(calls[i].ok, "long reordering lost a reply on a reliable network");
-        int64_t took = calls[i].done_ms - t0;
-        cr_assert(took < 2200 + 200, "a reordered reply took %lld ms", (long long)took);
+        int64_t took = calls[i].done_ms - calls[i].start_ms;
+        cr_assert(took < 2200 + test_latency_ms(200), "a reordered reply took %lld ms", (long long)took);
         late += took >= 200;
     }
     cr_assert(late > N / 3 && late < N * 9 / 10, "%d of %d replies were late, expected ~2/3", late, N);

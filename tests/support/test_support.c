@@ -1,0 +1,210 @@
+/*
+ * test_support.c: the seed of a test process, and the leak check of the
+ * ASan suites (see test_support.h for how a suite uses them).
+ *
+ * Why the leak check is not simply done in .fini: Criterion 2.4.1 decides a
+ * test's status when the body returns (the TEARDOWN phase) and only then runs
+ * .fini. A failing cr_assert in .fini is printed but the test stays PASS, and
+ * an exit(1), _exit(1) or abort() there gives PASS plus a warning that the
+ * test "exited/crashed during its setup or teardown". So under LAB_LEAK_CHECK
+ * this file also defines criterion_internal_test_main, the function each
+ * Test()'s trampoline calls to run the body (criterion/internal/test.h). The
+ * definition in the test executable wins over libcriterion's; it calls the
+ * real one (dlsym RTLD_NEXT) with the body wrapped, so that in every test of
+ * a suite whose .fini is test_check_leaks the leak check runs right after the
+ * body returns, still in the body phase, where a failed assertion fails the
+ * test. test_check_leaks itself, when Criterion later calls it as .fini, has
+ * nothing left to do.
+ */
+#define _GNU_SOURCE 1 /* RTLD_NEXT */
+#include "tests/support/test_support.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "lab/sync.h"
+
+/* ---- test_seed ----------------------------------------------------------- */
+
+enum { SEED_UNSET, SEED_BUSY, SEED_READY };
+
+static atomic_int seed_state = SEED_UNSET;
+static uint64_t seed_value;   /* written once, before seed_state = SEED_READY */
+
+static uint64_t mix64(uint64_t z)
+{
+    z += 0x9e3779b97f4a7c15u;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
+    return z ^ (z >> 31);
+}
+
+static uint64_t seed_from_env_or_clock(void)
+{
+    const char *s = getenv("SEED");
+
+    if (s != NULL && s[0] != '\0') {
+        char *end = NULL;
+        errno = 0;
+        unsigned long long v = strtoull(s, &end, 10);
+        if (s[0] < '0' || s[0] > '9' || *end != '\0' || errno == ERANGE) {
+            fprintf(stderr, "test_seed: SEED must be a decimal number below 2^64, not '%s'\n", s);
+            fflush(stderr);
+            abort();
+        }
+        return (uint64_t) v;
+    }
+    /* Two test processes started in the same microsecond still differ. */
+    return mix64((uint64_t) lab_now_us() ^ ((uint64_t) getpid() << 32));
+}
+
+int64_t test_latency_ms(int64_t ms)
+{
+    const char *scale = getenv("LAB_TIME_SCALE");
+    long factor = scale ? strtol(scale, NULL, 10) : 1;
+    return ms * (factor > 1 ? factor : 1);
+}
+
+uint64_t test_seed(void)
+{
+    int state = atomic_load_explicit(&seed_state, memory_order_acquire);
+
+    if (state == SEED_READY)
+        return seed_value;
+
+    int expected = SEED_UNSET;
+    if (atomic_compare_exchange_strong(&seed_state, &expected, SEED_BUSY)) {
+        seed_value = seed_from_env_or_clock();
+        atomic_store_explicit(&seed_state, SEED_READY, memory_order_release);
+        return seed_value;
+    }
+    /* Another thread is choosing it: a getenv, a parse and a printf away. */
+    while (atomic_load_explicit(&seed_state, memory_order_acquire) != SEED_READY)
+        ;
+    return seed_value;
+}
+
+/* ---- test_check_leaks ---------------------------------------------------- */
+
+#if defined(LAB_LEAK_CHECK) && LAB_LEAK_CHECK
+
+#include <criterion/criterion.h>
+#include <dlfcn.h>
+#include <sanitizer/lsan_interface.h>
+
+typedef void test_main_fn(void (*fn)(void));
+
+static void (*current_body)(void);   /* the test's own body, this process */
+static bool body_phase_over;         /* Criterion has left this test's body phase */
+
+/*
+ * In the test process Criterion's current test and suite are copies in its
+ * shared arena, packed without regard to alignment: read them with memcpy
+ * (a plain member access is what UBSan calls misaligned, and it is right).
+ */
+static bool extra_data(const void *data_ptr, struct criterion_test_extra_data *out)
+{
+    if (data_ptr == NULL)
+        return false;
+    memcpy(out, data_ptr, sizeof *out);
+    return true;
+}
+
+static bool test_data(struct criterion_test_extra_data *out)
+{
+    struct criterion_test t;
+
+    if (criterion_current_test == NULL)
+        return false;
+    memcpy(&t, criterion_current_test, sizeof t);
+    return extra_data(t.data, out);
+}
+
+static bool suite_data(struct criterion_test_extra_data *out)
+{
+    struct criterion_suite s;
+
+    if (criterion_current_suite == NULL)
+        return false;
+    memcpy(&s, criterion_current_suite, sizeof s);
+    return extra_data(s.data, out);
+}
+
+static bool suite_wants_leak_check(void)
+{
+    struct criterion_test_extra_data d;
+
+    return (test_data(&d) && d.fini == test_check_leaks)
+        || (suite_data(&d) && d.fini == test_check_leaks);
+}
+
+static void check_leaks_now(void)
+{
+    /* LeakSanitizer prints the report (stacks of each leaked block) on stderr. */
+    if (__lsan_do_recoverable_leak_check() != 0)
+        cr_assert_fail("LEAK: LeakSanitizer found unreachable memory after the test "
+                       "body (its report, with the allocation stacks, is above)");
+}
+
+static void body_then_check(void)
+{
+    current_body();
+    if (suite_wants_leak_check())
+        check_leaks_now();
+}
+
+static void param_body_then_check(void *param)
+{
+    void (*body)(void *) = (void (*)(void *)) current_body;
+
+    body(param);
+    if (suite_wants_leak_check())
+        check_leaks_now();
+}
+
+void criterion_internal_test_main(void (*fn)(void))
+{
+    static test_main_fn *real;
+
+    if (real == NULL) {
+        void *sym = dlsym(RTLD_NEXT, "criterion_internal_test_main");
+        if (sym == NULL) {
+            fprintf(stderr, "test_support: cannot find Criterion's "
+                    "criterion_internal_test_main: %s\n", dlerror());
+            abort();
+        }
+        memcpy(&real, &sym, sizeof real);
+    }
+
+    struct criterion_test_extra_data d;
+    bool param = test_data(&d) && d.param_ != NULL;
+
+    current_body = fn;
+    body_phase_over = false;
+    real(param ? (void (*)(void)) param_body_then_check : body_then_check);
+    body_phase_over = true;
+}
+
+void test_check_leaks(void)
+{
+    /* Called from a test body: check now. Called as .fini: nothing to do; the
+     * check ran when the body returned, or the body did not return (a failed
+     * assertion), the test has failed already, and whatever its abandoned
+     * clean-up would have freed is no news. */
+    if (!body_phase_over)
+        check_leaks_now();
+}
+
+#else
+
+void test_check_leaks(void)
+{
+}
+
+#endif
