@@ -15,7 +15,7 @@ SAN     ?=
 RAFT    ?= raft
 TIMEOUT ?= timeout
 
-VARIANT := $(if $(SAN),$(SAN),plain)-$(notdir $(CC))
+VARIANT := $(if $(SAN),$(SAN),$(if $(filter 1,$(VALGRIND)),valgrind,plain))-$(notdir $(CC))
 BUILD   := build/$(VARIANT)
 
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
@@ -38,7 +38,9 @@ endif
 
 # VALGRIND=1 runs the tests under memcheck; any error or leak fails the test.
 ifeq ($(VALGRIND),1)
-  RUN_PREFIX := LAB_TIME_SCALE=30 valgrind --quiet --trace-children=yes --error-exitcode=99 --leak-check=full \
+  CFLAGS += -DLAB_VALGRIND_CHECK=1
+  VALGRIND_ENV := LAB_TIME_SCALE=30
+  RUN_PREFIX := valgrind --quiet --trace-children=yes --error-exitcode=99 --leak-check=full \
                 --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect
 endif
 
@@ -94,7 +96,7 @@ deps:
 	@sh tools/install-deps.sh
 
 test-framework: $(UNIT_BIN)
-	$(SAN_ENV) $(TIMEOUT) -k 10 $(FRAMEWORK_LIMIT) $(RUN_PREFIX) $(UNIT_BIN) -j1 $(CRITERION_FLAGS)
+	$(SAN_ENV) $(VALGRIND_ENV) $(TIMEOUT) -k 10 $(FRAMEWORK_LIMIT) $(RUN_PREFIX) $(UNIT_BIN) -j1 $(CRITERION_FLAGS)
 
 bench: $(BENCH_BIN)
 	$(BENCH_BIN)
@@ -111,7 +113,7 @@ PART_LIMIT_2A := 400
 PART_LIMIT_2B := 1250
 PART_LIMIT_2C := 1000
 PART_LIMIT_2D := 900
-RUN_PART = $(SAN_ENV) $(TIMEOUT) -k 10 $(PART_LIMIT_$(1)) $(RUN_PREFIX) $(RAFT_BIN) --filter 'raft$(1)/*' -j1 $(CRITERION_FLAGS)
+RUN_PART = $(SAN_ENV) $(VALGRIND_ENV) $(TIMEOUT) -k 10 $(PART_LIMIT_$(1)) $(RUN_PREFIX) $(RAFT_BIN) --filter 'raft$(1)/*' -j1 $(CRITERION_FLAGS)
 
 ifneq ($(HAVE_SUITES),)
 all: $(RAFT_BIN)

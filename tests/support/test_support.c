@@ -92,11 +92,15 @@ uint64_t test_seed(void)
 
 /* ---- test_check_leaks ---------------------------------------------------- */
 
-#if defined(LAB_LEAK_CHECK) && LAB_LEAK_CHECK
+#if (defined(LAB_LEAK_CHECK) && LAB_LEAK_CHECK) || (defined(LAB_VALGRIND_CHECK) && LAB_VALGRIND_CHECK)
 
 #include <criterion/criterion.h>
 #include <dlfcn.h>
+#if defined(LAB_LEAK_CHECK) && LAB_LEAK_CHECK
 #include <sanitizer/lsan_interface.h>
+#else
+#include <valgrind/memcheck.h>
+#endif
 
 typedef void test_main_fn(void (*fn)(void));
 
@@ -144,6 +148,7 @@ static bool suite_wants_leak_check(void)
         || (suite_data(&d) && d.fini == test_check_leaks);
 }
 
+#if defined(LAB_LEAK_CHECK) && LAB_LEAK_CHECK
 static void check_leaks_now(void)
 {
     /* LeakSanitizer prints the report (stacks of each leaked block) on stderr. */
@@ -151,6 +156,28 @@ static void check_leaks_now(void)
         cr_assert_fail("LEAK: LeakSanitizer found unreachable memory after the test "
                        "body (its report, with the allocation stacks, is above)");
 }
+#else
+/* Under valgrind (VALGRIND=1): memcheck's errors and leaks so far. A report
+ * at process exit would not fail a Criterion test, so ask now. */
+static void check_leaks_now(void)
+{
+    if (!RUNNING_ON_VALGRIND)
+        return;
+    unsigned errors = VALGRIND_COUNT_ERRORS;
+    if (errors > 0)
+        cr_assert_fail("MEMORY: valgrind memcheck reported %u error(s) during the test (above)",
+                       errors);
+    unsigned long leaked = 0, dubious = 0, reachable = 0, suppressed = 0;
+    VALGRIND_DO_QUICK_LEAK_CHECK;
+    VALGRIND_COUNT_LEAKS(leaked, dubious, reachable, suppressed);
+    (void) dubious, (void) reachable, (void) suppressed;
+    if (leaked > 0) {
+        VALGRIND_DO_LEAK_CHECK;   /* the full report, with allocation stacks */
+        cr_assert_fail("LEAK: valgrind memcheck found %lu bytes definitely lost after the test body",
+                       leaked);
+    }
+}
+#endif
 
 static void body_then_check(void)
 {
