@@ -103,7 +103,7 @@ bench: $(BENCH_BIN)
 
 # --- the Raft suites: one Criterion binary per implementation ---------------
 # RAFT=raft (the student's raft/raft.c) or RAFT=solution (solution/raft.c).
-RAFT_TEST_SRCS := tests/harness.c tests/test_2a.c tests/test_2b.c tests/test_2c.c tests/test_2d.c
+RAFT_TEST_SRCS := tests/harness.c tests/harness_apply.c tests/harness_check.c tests/harness_report.c tests/test_2a.c tests/test_2b.c tests/test_2c.c tests/test_2d.c
 RAFT_TEST_OBJS := $(RAFT_TEST_SRCS:%.c=$(BUILD)/%.o)
 RAFT_IMPL_OBJ  := $(BUILD)/$(RAFT)/raft.o
 RAFT_BIN       := $(BUILD)/raft-tests-$(RAFT)
@@ -131,7 +131,13 @@ else
 test-2A test-2B test-2C test-2D test-raft: test-framework
 endif
 
+# The framework's tests, every part against the reference solution, and the
+# skeleton's expected failure.
 check: test-framework
+ifneq ($(HAVE_SUITES),)
+	$(MAKE) --no-print-directory test-raft RAFT=solution
+	sh tests/check_skeleton.sh
+endif
 
 clean:
 	rm -rf build

@@ -2,12 +2,14 @@
  * util.c: debug printing for Raft code (see util.h for the line format).
  *
  * VERBOSE is read once, by whichever thread asks first; that moment is also
- * time zero for the timestamps. Each line is formatted into one buffer and
- * written with one fwrite and an fflush under a lock, so lines from different
- * threads never mix mid-line and appear at once, in time order.
+ * time zero for the timestamps. Each line is stamped, formatted into one
+ * buffer and written with one fwrite and an fflush, all under one lock, so
+ * lines from different threads never mix mid-line and appear at once, with
+ * timestamps in order.
  */
 #include "raft/util.h"
 
+#include <assert.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -65,45 +67,50 @@ int debug_verbosity(void)
     return verbosity;
 }
 
-static void write_line(const char *line, size_t len)
+/*
+ * Formats "<ms> <topic> S<me> <message>\n" and writes it with one fwrite.
+ * Caller holds print_mu, so that the clock is read in the same order as the
+ * lines are written: timestamps in the output never go backwards.
+ */
+static void print_line(const char *topic, int me, const char *fmt, va_list ap)
 {
-    lab_mutex_lock(&print_mu);
-    fwrite(line, 1, len, stdout);
+    assert(lab_mutex_held_by_me(&print_mu));
+    long long ms = (long long)(lab_now_ms() - start_ms);
+
+    char small[512];
+    /* At most 20 + 1 + 64 + 2 + 11 + 1 bytes: the prefix always fits. */
+    int prefix = snprintf(small, sizeof small, "%06lld %-7.64s S%d ", ms, topic, me);
+    assert(prefix > 0 && (size_t)prefix < sizeof small / 2);
+
+    va_list again;
+    va_copy(again, ap);
+    int body = vsnprintf(small + prefix, sizeof small - (size_t)prefix, fmt, ap);
+    if (body < 0)       /* an encoding error; not worth a fatal under the lock */
+        body = snprintf(small + prefix, sizeof small - (size_t)prefix,
+                        "(unprintable message: \"%.100s\")", fmt);
+
+    size_t len = (size_t)prefix + (size_t)body;   /* without the newline */
+    char *line = small;
+    if (len >= sizeof small) {      /* too long: format again at the right size */
+        line = lab_malloc(len + 1);
+        memcpy(line, small, (size_t)prefix);
+        vsnprintf(line + prefix, (size_t)body + 1, fmt, again);
+    }
+    va_end(again);
+    line[len] = '\n';               /* replaces the terminating NUL */
+    fwrite(line, 1, len + 1, stdout);
     fflush(stdout);
-    lab_mutex_unlock(&print_mu);
+    if (line != small)
+        free(line);
 }
 
 void debug_printf(const char *topic, int me, const char *fmt, ...)
 {
     debug_init();
-    long long ms = (long long)(lab_now_ms() - start_ms);
-
-    char small[512];
-    int prefix = snprintf(small, sizeof small, "%06lld %-7s S%d ", ms, topic, me);
-    if (prefix < 0 || (size_t)prefix >= sizeof small)
-        lab_fatal("debug_printf: topic too long: %.40s...", topic);
-
     va_list ap;
     va_start(ap, fmt);
-    int body = vsnprintf(small + prefix, sizeof small - (size_t)prefix, fmt, ap);
+    lab_mutex_lock(&print_mu);
+    print_line(topic, me, fmt, ap);
+    lab_mutex_unlock(&print_mu);
     va_end(ap);
-    if (body < 0)
-        lab_fatal("debug_printf: bad format \"%s\"", fmt);
-
-    size_t len = (size_t)prefix + (size_t)body;   /* without the newline */
-    if (len < sizeof small) {          /* it all fit; the newline replaces the NUL */
-        small[len] = '\n';
-        write_line(small, len + 1);
-        return;
-    }
-
-    /* A long message: format it again into a buffer of the right size. */
-    char *big = lab_malloc(len + 2);
-    memcpy(big, small, (size_t)prefix);
-    va_start(ap, fmt);
-    vsnprintf(big + prefix, (size_t)body + 1, fmt, ap);
-    va_end(ap);
-    big[len] = '\n';
-    write_line(big, len + 1);
-    free(big);
 }

@@ -370,6 +370,54 @@ Test(applych, close_withdraws_offered_message)
     applych_free(ch);
 }
 
+enum { RACERS = 4, RACE_RECEIVES = 300 };
+
+typedef struct racer_arg {
+    applych *ch;
+    atomic_int delivered;       /* sends that returned true */
+} racer_arg;
+
+/*
+ * Sends until a send fails, counting the sends that succeeded. No more than
+ * RACE_RECEIVES sends can succeed, so a correct channel ends the loop with a
+ * failed send; the bound only stops a broken one from spinning forever.
+ */
+static void *send_until_closed(void *arg)
+{
+    racer_arg *a = arg;
+    uint8_t payload[16] = { 0 };
+    for (int i = 0; i <= RACE_RECEIVES; i++) {
+        apply_msg m = { .command_valid = true, .command = payload,
+                        .command_len = sizeof payload, .command_index = i };
+        if (!applych_send(a->ch, &m))
+            break;
+        atomic_fetch_add(&a->delivered, 1);
+    }
+    return NULL;
+}
+
+/* Catches: a send reporting true for a message that close withdrew, or a lost one. */
+Test(applych, close_racing_senders_counts_agree)
+{
+    racer_arg a = { .ch = applych_make() };
+    lab_thread threads[RACERS];
+    for (int i = 0; i < RACERS; i++)
+        lab_thread_create(&threads[i], "racer", send_until_closed, &a);
+    int received = 0;
+    for (; received < RACE_RECEIVES; received++) {
+        apply_msg m;
+        cr_assert(applych_receive(a.ch, &m));
+        apply_msg_free(&m);
+    }
+    applych_close(a.ch);        /* senders are blocked or about to send */
+    for (int i = 0; i < RACERS; i++)
+        lab_thread_join(&threads[i]);
+    cr_assert_eq(atomic_load(&a.delivered), received,
+                 "%d sends returned true but %d messages were received",
+                 atomic_load(&a.delivered), received);
+    applych_free(a.ch);
+}
+
 /* Sends one snapshot message whose payload lives on this thread's stack. */
 static void *send_snapshot(void *arg)
 {

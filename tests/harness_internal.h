@@ -1,0 +1,114 @@
+/*
+ * harness_internal.h: the harness's data structures and the functions its
+ * files share (harness.c: servers, network, calls into Raft; harness_apply.c:
+ * the appliers and the tester's view of what was applied; harness_check.c:
+ * the checks; harness_report.c: failures, timeouts, the per-part summary).
+ * Not for tests: they use harness.h.
+ *
+ * Locking. h->mu guards the fields marked "mu" below; it is a leaf with
+ * respect to Raft (never held across a call into Raft, the network or the
+ * apply channel), so appliers and tester threads can always take it. The
+ * fields marked "main" belong to the test's main thread, the only thread
+ * that starts, crashes, connects or disconnects servers.
+ */
+#ifndef TESTS_HARNESS_INTERNAL_H
+#define TESTS_HARNESS_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lab/rand.h"
+#include "lab/sync.h"
+#include "labrpc/codec.h"
+#include "labrpc/labrpc.h"
+#include "persister/persister.h"
+#include "raft/applych.h"
+#include "raft/raft.h"
+#include "tests/harness.h"
+
+enum {
+    END_NAME_LEN = 20,       /* the original's randstring(20) */
+    REASON_LEN = 640,
+    MAX_SANE_INDEX = 10 * 1000 * 1000,  /* a larger applied index is garbage */
+};
+
+/* One command as the tester saw server i apply it. */
+typedef struct applied {
+    uint8_t *cmd;
+    size_t len;
+    bool present;
+} applied;
+
+typedef struct slot {
+    /* mu: */
+    raft *rf;              /* the instance testers may call; NULL once crashing */
+    int refs;              /* tester threads inside a call on rf */
+    bool connected;
+    applied *log;          /* log[index]: what this server applied there */
+    int log_cap;
+    int last_applied;      /* the snapshot applier's */
+    /* main: */
+    raft *instance;        /* alive until raft_kill, even after rf is NULL */
+    applych *ch;
+    lab_thread applier;
+    bool has_applier;
+    persister *saved;
+    char (*end_names)[END_NAME_LEN + 1];   /* [j]: this server's end to server j */
+    labrpc_end **ends;
+    bool has_ends;
+    char name[16];         /* the server's name on the network: its index */
+} slot;
+
+struct harness {
+    int n;
+    bool snapshot;         /* the snapshot applier (2D) */
+    labrpc_network *net;
+    uint64_t seed;
+    int64_t make_ms;       /* for the 120-second limit */
+
+    lab_mutex mu;
+    lab_cond cv;           /* broadcast: a failure recorded, a slot's refs hit 0 */
+    /* mu: */
+    slot *slots;
+    lab_rand rand;
+    int max_index;         /* highest index applied by anyone */
+    bool finished;
+    bool failed;           /* a failure recorded off the main thread */
+    char fail_class[16];
+    char fail_reason[REASON_LEN];
+
+    /* main: begin's baselines */
+    int64_t t0_ms;
+    int64_t rpcs0, bytes0;
+    int max_index0;
+};
+
+typedef struct applier_arg {
+    harness *h;
+    int me;
+    raft *rf;
+    applych *ch;
+} applier_arg;
+
+/* harness_report.c */
+bool harness_on_main_thread(void);
+void harness_report_begin(uint64_t seed);   /* in make: name, seed, hooks */
+void harness_report_end(void);              /* in cleanup */
+_Noreturn void harness_raise_failure(const char *cls, const char *reason);
+
+/* harness_apply.c */
+void harness_encode_int(codec_buffer *b, int64_t cmd);
+void harness_format_command(char *buf, size_t n, const uint8_t *cmd, size_t len);
+bool harness_decode_int(const uint8_t *cmd, size_t len, int64_t *v);
+void harness_log_clear(harness *h, int i);
+applied *harness_log_at(harness *h, int i, int index);
+bool harness_same_command(const applied *a, const uint8_t *cmd, size_t len);
+bool harness_ingest_snapshot(harness *h, int i, const uint8_t *data, size_t len, int index, char *err, size_t errlen);
+void *harness_applier_main(void *arg);
+void *harness_snapshot_applier_main(void *arg);
+
+/* harness.c */
+bool harness_start_on(harness *h, int i, bool only_if_connected, const void *cmd, size_t len, int *index, int *term);
+
+#endif
