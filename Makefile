@@ -31,7 +31,7 @@ ifeq ($(SAN),thread)
 else ifeq ($(SAN),address)
   CFLAGS  += -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -DLAB_LEAK_CHECK=1
   LDFLAGS += -fsanitize=address,undefined
-  SAN_ENV := ASAN_OPTIONS="abort_on_error=1 detect_leaks=1 $(ASAN_OPTIONS)" UBSAN_OPTIONS="print_stacktrace=1 halt_on_error=1 $(UBSAN_OPTIONS)"
+  SAN_ENV := ASAN_OPTIONS="abort_on_error=1 detect_leaks=1 leak_check_at_exit=0 $(ASAN_OPTIONS)" UBSAN_OPTIONS="print_stacktrace=1 halt_on_error=1 $(UBSAN_OPTIONS)"
 else ifneq ($(SAN),)
   $(error SAN must be thread or address, not '$(SAN)')
 endif
