@@ -415,6 +415,21 @@ static void exit_if_mentions(const char *message, const char *a, const char *b)
     exit(good ? 42 : 43);
 }
 
+/* Makes a call that must stop with a fatal error; hook checks the message
+ * and exits 42 (the test's expected exit code) if it is right. */
+static void call_expecting_fatal(lab_fatal_hook hook, const char *method, int nargs)
+{
+    junk j;
+    labrpc_network *net = long_delay_network(&j);
+    labrpc_end *e = end_to(net, "e", "0", true);
+    lab_set_fatal_hook(hook);
+    codec_buffer args = CODEC_BUFFER_INIT, reply = CODEC_BUFFER_INIT;
+    for (int i = 0; i < nargs; i++)
+        codec_put_int(&args, i);
+    labrpc_call(e, method, &args, &reply);
+    exit(44);   /* the call returned: no fatal error */
+}
+
 static void unknown_method_hook(const char *message)
 {
     exit_if_mentions(message, "unknown method 'Nope'", "Atoi, Greet, Slow, Length, Ys");
@@ -424,13 +439,7 @@ static void unknown_method_hook(const char *message)
  * is wrong and what exists. */
 Test(labrpc_lifetime, unknown_method_is_fatal, .exit_code = 42)
 {
-    junk j;
-    labrpc_network *net = long_delay_network(&j);
-    labrpc_end *e = end_to(net, "e", "0", true);
-    lab_set_fatal_hook(unknown_method_hook);
-    codec_buffer args = CODEC_BUFFER_INIT, reply = CODEC_BUFFER_INIT;
-    labrpc_call(e, "Junk.Nope", &args, &reply);
-    exit(44);
+    call_expecting_fatal(unknown_method_hook, "Junk.Nope", 0);
 }
 
 static void unknown_service_hook(const char *message)
@@ -440,13 +449,7 @@ static void unknown_service_hook(const char *message)
 
 Test(labrpc_lifetime, unknown_service_is_fatal, .exit_code = 42)
 {
-    junk j;
-    labrpc_network *net = long_delay_network(&j);
-    labrpc_end *e = end_to(net, "e", "0", true);
-    lab_set_fatal_hook(unknown_service_hook);
-    codec_buffer args = CODEC_BUFFER_INIT, reply = CODEC_BUFFER_INIT;
-    labrpc_call(e, "Raft.RequestVote", &args, &reply);
-    exit(44);
+    call_expecting_fatal(unknown_service_hook, "Raft.RequestVote", 0);
 }
 
 static void mismatch_hook(const char *message)
@@ -458,13 +461,5 @@ static void mismatch_hook(const char *message)
  * silently accepted (a reply built from half-decoded arguments). */
 Test(labrpc_lifetime, argument_mismatch_is_fatal, .exit_code = 42)
 {
-    junk j;
-    labrpc_network *net = long_delay_network(&j);
-    labrpc_end *e = end_to(net, "e", "0", true);
-    lab_set_fatal_hook(mismatch_hook);
-    codec_buffer args = CODEC_BUFFER_INIT, reply = CODEC_BUFFER_INIT;
-    codec_put_int(&args, 1);
-    codec_put_int(&args, 2);   /* Greet decodes one int */
-    labrpc_call(e, "Junk.Greet", &args, &reply);
-    exit(44);
+    call_expecting_fatal(mismatch_hook, "Junk.Greet", 2);   /* Greet decodes one int */
 }
