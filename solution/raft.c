@@ -4,8 +4,9 @@
  * One mutex, rf->mu, guards all of a Raft's state. Its threads:
  *
  *   ticker   starts an election when the election timer runs out; while
- *            leader, makes sure every peer still gets its heartbeats even
- *            when all of that peer's lanes are stuck in calls.
+ *            leader, ships each batch of new entries when its window closes,
+ *            and makes sure a peer still gets heartbeats when all of its
+ *            lanes are stuck in calls.
  *   applier  hands committed entries and installed snapshots to the service,
  *            in order, with rf->mu released while it sends.
  *   lanes    per-peer sender threads. A lane sends one RPC at a time to its
@@ -22,8 +23,8 @@
  * Beyond Figure 2, two extensions from Ongaro's thesis keep failover quick
  * without touching safety: pre-vote (9.6), so that a server cut off from the
  * others does not inflate its term and depose a working leader when it
- * rejoins; and check quorum (6.2), so that a leader cut off from a majority
- * steps down and stops accepting commands that cannot commit.
+ * rejoins; and a variant of check quorum (6.2): a leader that has not heard
+ * from a majority lately turns commands away, as they would likely be lost.
  *
  * The log is kept in its codec encoding, so persisting it and shipping a
  * suffix of it in AppendEntries are plain copies.
@@ -43,13 +44,19 @@
 #include "raft/util.h"
 
 enum {
-    HEARTBEAT_MS = 100,       /* the lab allows at most 10 heartbeats/s */
-    ELECTION_MIN_MS = 300,    /* three heartbeats: a lost one is no failure */
+    HEARTBEAT_MS = 150,       /* the lab allows at most 10 per second; each
+                                 one costs CPU at both ends */
+    ELECTION_MIN_MS = 300,    /* two heartbeats: one lost is no failure */
     ELECTION_SPREAD_MS = 200, /* random part, so that split votes are rare */
-    PREVOTE_LEASE_MS = 200,   /* a follower that heard its leader this recently
-                                 refuses pre-votes (two heartbeats) */
+    PREVOTE_LEASE_MS = 150,   /* a follower that heard its leader within a
+                                 heartbeat refuses pre-votes */
     QUORUM_LEASE_MS = 300,    /* a leader that heard from no majority for this
-                                 long steps down: the others may be electing */
+                                 long refuses Start: the others may be
+                                 electing a new leader */
+    BATCH_MS = 12,            /* Starts within this window share one
+                                 AppendEntries (group commit); well inside
+                                 the tester's 20 ms polling, so agreement is
+                                 seen no later than without it */
     RETRY_MS = 10,            /* after a failed call, before resending entries */
     MAX_LANES = 16,           /* sender threads per peer */
     APPLY_BATCH = 256,        /* entries the applier copies per lock hold */
@@ -207,8 +214,10 @@ typedef struct peer {
     int next_index;
     int match_index;
     int commit_acked;            /* commit index the peer has been told */
-    int appends_in_flight;       /* AppendEntries/InstallSnapshot calls */
-    int64_t last_append_ms;      /* when the last one was sent */
+    int appends_sent;            /* AppendEntries/InstallSnapshot calls */
+    bool latest_pending;         /* the latest of them has not returned */
+    int64_t last_append_ms;      /* when it was sent */
+    bool failed;                 /* the last call got no reply: retry soon */
     int64_t retry_at_ms;         /* after a failure, no eager resend before */
     int64_t last_reply_ms;       /* its last reply in our term (check quorum) */
 } peer;
@@ -238,9 +247,12 @@ struct raft {
     /* Volatile. */
     raft_role role;
     int election_round;          /* counts pre-vote and vote rounds */
-    int votes;                   /* granted in this round, ours included */
+    uint32_t votes;              /* who voted for us in current_term (a bit
+                                    per server; ours included) */
+    uint32_t prevotes;           /* who would vote for us in the next term */
     int64_t election_deadline_ms;
     int64_t leader_contact_ms;   /* last AppendEntries/InstallSnapshot accepted */
+    int64_t batch_until_ms;      /* as leader: new entries wait until then */
     lab_rand rng;
     int commit_index;
     int last_applied;            /* written only by the applier */
@@ -353,6 +365,7 @@ static void enter_term(raft *rf, int term)
     rf->current_term = term;
     rf->voted_for = -1;
     rf->role = FOLLOWER;
+    rf->votes = rf->prevotes = 0;
 }
 
 static int match_of(const raft *rf, int i)
@@ -387,8 +400,8 @@ static void leader_advance_commit(raft *rf)
 /* Must hold rf->mu. */
 static void become_leader(raft *rf)
 {
-    DPRINTF(LEAD, rf->me, "leader of term %d with %d votes, log %d..%d", rf->current_term,
-            rf->votes, rf->log.base, log_last(&rf->log));
+    DPRINTF(LEAD, rf->me, "leader of term %d, log %d..%d", rf->current_term, rf->log.base,
+            log_last(&rf->log));
     rf->role = LEADER;
     int64_t now = lab_now_ms();
     for (int i = 0; i < rf->npeers; i++) {
@@ -398,20 +411,22 @@ static void become_leader(raft *rf)
         p->commit_acked = 0;
         p->last_append_ms = 0;     /* a heartbeat is due at once */
         p->retry_at_ms = 0;
+        p->failed = false;
+        p->latest_pending = false;
         p->last_reply_ms = now;    /* a full lease before checking the quorum */
     }
     lab_cond_signal(&rf->ticker_cond);   /* it slept until the election deadline */
     kick_all(rf);
 }
 
-/* Must hold rf->mu, as leader. When a majority will have been silent for
- * QUORUM_LEASE_MS, counting ourselves: by then a majority of the others
- * may have elected a new leader, and a Start we accept would be lost. */
-static int64_t quorum_lost_at(const raft *rf)
+/* Must hold rf->mu, as leader. Have we heard from a majority (counting
+ * ourselves) within QUORUM_LEASE_MS? If not, a majority may have elected a
+ * new leader meanwhile, and a command we accepted would likely be lost. */
+static bool quorum_fresh(const raft *rf)
 {
     int needed = rf->npeers / 2;   /* replying peers that make a majority */
     if (needed == 0)
-        return NEVER;
+        return true;
     int64_t latest = INT64_MIN;    /* the needed-th most recent reply */
     for (int i = 0; i < rf->npeers; i++) {
         if (i == rf->me)
@@ -423,18 +438,7 @@ static int64_t quorum_lost_at(const raft *rf)
         if (as_recent >= needed && t > latest)
             latest = t;
     }
-    return latest + QUORUM_LEASE_MS;
-}
-
-/* Must hold rf->mu, as leader that lost its majority (check quorum, Raft
- * thesis 6.2). Stepping down makes Start fail at once, so a client tries
- * the real leader instead of waiting on an entry that cannot commit. */
-static void step_down(raft *rf)
-{
-    DPRINTF(LEAD, rf->me, "no majority heard from for %d ms: stepping down in term %d",
-            QUORUM_LEASE_MS, rf->current_term);
-    rf->role = FOLLOWER;
-    reset_election_timer(rf);
+    return lab_now_ms() < latest + QUORUM_LEASE_MS;
 }
 
 static void tally_votes(raft *rf);
@@ -448,7 +452,7 @@ static void start_prevote(raft *rf)
 {
     rf->role = PRECANDIDATE;
     rf->election_round++;
-    rf->votes = 1;
+    rf->prevotes |= 1u << rf->me;
     reset_election_timer(rf);
     DPRINTF(TIMER, rf->me, "election timeout in term %d: pre-vote", rf->current_term);
     kick_all(rf);   /* lanes send the pre-votes */
@@ -462,7 +466,8 @@ static void start_election(raft *rf)
     rf->role = CANDIDATE;
     rf->voted_for = rf->me;
     rf->election_round++;
-    rf->votes = 1;
+    rf->votes = 1u << rf->me;
+    rf->prevotes = 0;
     persist(rf);
     reset_election_timer(rf);
     DPRINTF(VOTE, rf->me, "candidate in term %d", rf->current_term);
@@ -470,16 +475,26 @@ static void start_election(raft *rf)
     tally_votes(rf);
 }
 
-/* Must hold rf->mu. After each vote (or pre-vote) of this round, ours
- * included: a majority moves us on. */
+static bool majority(const raft *rf, uint32_t servers)
+{
+    int n = 0;
+    for (; servers; servers &= servers - 1)
+        n++;
+    return 2 * n > rf->npeers;
+}
+
+/* Must hold rf->mu. After each vote or pre-vote, ours included. Votes count
+ * for as long as we stay in their term, even after our election timer has
+ * sent us back to pre-voting: with replies delayed for seconds, an election
+ * that only counted the replies of its own round might never finish. */
 static void tally_votes(raft *rf)
 {
-    if (2 * rf->votes <= rf->npeers)
+    if (rf->role != PRECANDIDATE && rf->role != CANDIDATE)
         return;
-    if (rf->role == PRECANDIDATE)
-        start_election(rf);
-    else
+    if (rf->voted_for == rf->me && majority(rf, rf->votes))
         become_leader(rf);
+    else if (rf->role == PRECANDIDATE && majority(rf, rf->prevotes))
+        start_election(rf);
 }
 
 /* ------------------------------------------------------------------ */
@@ -562,20 +577,19 @@ static void request_vote_handler(void *receiver, codec_decoder *d, codec_buffer 
     lab_mutex_unlock(&rf->mu);
 }
 
-/* Must hold rf->mu (released during the call). One per peer per round, so
- * no vote is counted twice. */
+/* Must hold rf->mu (released during the call). One per peer per round;
+ * votes are kept as a set, so a vote can never count twice. */
 static void send_request_vote(raft *rf, peer *p)
 {
-    int round = rf->election_round;
-    raft_role role = rf->role;
+    bool pre = rf->role == PRECANDIDATE;
     vote_args a = {
-        .term = rf->current_term + (role == PRECANDIDATE),
+        .term = rf->current_term + pre,
         .candidate = rf->me,
         .last_index = log_last(&rf->log),
         .last_term = log_term(&rf->log, log_last(&rf->log)),
-        .pre = role == PRECANDIDATE,
+        .pre = pre,
     };
-    p->vote_round = round;
+    p->vote_round = rf->election_round;
     codec_buffer args = CODEC_BUFFER_INIT, reply = CODEC_BUFFER_INIT;
     codec_put_int(&args, a.term);
     codec_put_int(&args, a.candidate);
@@ -598,10 +612,14 @@ static void send_request_vote(raft *rf, peer *p)
         if (r.term > rf->current_term) {
             enter_term(rf, r.term);
             persist(rf);
-        } else if (r.granted && rf->role == role && rf->election_round == round) {
+        } else if (r.granted && a.term == rf->current_term + a.pre &&
+                   (!a.pre || rf->role == PRECANDIDATE)) {
             DPRINTF(VOTE, rf->me, "got S%d's %svote for term %d", p->id, a.pre ? "pre-" : "",
                     a.term);
-            rf->votes++;
+            if (a.pre)
+                rf->prevotes |= 1u << p->id;
+            else
+                rf->votes |= 1u << p->id;
             tally_votes(rf);
         }
     }
@@ -694,6 +712,7 @@ static bool append_entries(raft *rf, const append_args *a, append_reply *r)
     assert(rf->role != LEADER);   /* one leader per term */
     rf->role = FOLLOWER;          /* a candidate yields to this term's leader */
     rf->leader_contact_ms = lab_now_ms();
+    rf->prevotes = 0;
     reset_election_timer(rf);
     r->term = rf->current_term;
 
@@ -792,6 +811,26 @@ static void handle_append_reply(raft *rf, peer *p, const append_args *a, const a
     p->next_index = next;
 }
 
+/* Must hold rf->mu. Bookkeeping around an AppendEntries or InstallSnapshot
+ * call. Only the latest call counts: older ones may be stuck for seconds in
+ * a call to a peer that was unreachable when they were made. */
+static int append_sent(peer *p)
+{
+    p->latest_pending = true;
+    p->last_append_ms = lab_now_ms();
+    return ++p->appends_sent;
+}
+
+static void append_returned(peer *p, int seq, bool ok)
+{
+    if (seq != p->appends_sent)
+        return;
+    p->latest_pending = false;
+    p->failed = !ok;
+    if (!ok)
+        p->retry_at_ms = lab_now_ms() + RETRY_MS;
+}
+
 /* Must hold rf->mu (released during the call). Sends the log from
  * next_index on: empty when the peer is up to date (a heartbeat). */
 static void send_append_entries(raft *rf, peer *p)
@@ -817,17 +856,14 @@ static void send_append_entries(raft *rf, peer *p)
                 a.prev_index + a.n, a.leader_commit);
     else
         DPRINTF2(APPEND, rf->me, "heartbeat to S%d, commit %d", p->id, a.leader_commit);
-    p->appends_in_flight++;
-    p->last_append_ms = lab_now_ms();
+    int seq = append_sent(p);
 
     lab_mutex_unlock(&rf->mu);
     bool ok = labrpc_call(rf->ends[p->id], "Raft.AppendEntries", &args, &reply);
     lab_mutex_lock(&rf->mu);
 
-    p->appends_in_flight--;
-    if (!ok) {
-        p->retry_at_ms = lab_now_ms() + RETRY_MS;
-    } else if (!rf->dead) {
+    append_returned(p, seq, ok);
+    if (ok && !rf->dead) {
         append_reply r = {0};
         codec_decoder d;
         codec_decoder_init(&d, reply.data, reply.len);
@@ -867,6 +903,7 @@ static bool install_snapshot(raft *rf, const snapshot_args *a)
     assert(rf->role != LEADER);
     rf->role = FOLLOWER;
     rf->leader_contact_ms = lab_now_ms();
+    rf->prevotes = 0;
     reset_election_timer(rf);
     if (a->last_index <= rf->commit_index)
         return changed;   /* we already hold all of it: an old or repeated snapshot */
@@ -921,17 +958,14 @@ static void send_install_snapshot(raft *rf, peer *p)
     codec_put_int(&args, a.last_term);
     codec_put_bytes(&args, rf->snapshot, rf->snapshot_len);
     DPRINTF(SNAP, rf->me, "sending snapshot through %d to S%d", a.last_index, p->id);
-    p->appends_in_flight++;
-    p->last_append_ms = lab_now_ms();
+    int seq = append_sent(p);
 
     lab_mutex_unlock(&rf->mu);
     bool ok = labrpc_call(rf->ends[p->id], "Raft.InstallSnapshot", &args, &reply);
     lab_mutex_lock(&rf->mu);
 
-    p->appends_in_flight--;
-    if (!ok) {
-        p->retry_at_ms = lab_now_ms() + RETRY_MS;
-    } else if (!rf->dead) {
+    append_returned(p, seq, ok);
+    if (ok && !rf->dead) {
         int term = 0;
         codec_decoder d;
         codec_decoder_init(&d, reply.data, reply.len);
@@ -962,25 +996,31 @@ static void send_install_snapshot(raft *rf, peer *p)
  * nothing, *wake_at is when something will be due without any event
  * (NEVER if only an event can make it due).
  *
- * A leader sends at once when the peer lacks entries or the commit index and
- * no AppendEntries to it is outstanding (the reply will show what is still
- * missing, so one request at a time suffices); and in any case a heartbeat
- * every HEARTBEAT_MS, even beside an outstanding request, which may be
- * stuck in a call to a peer that was unreachable.
+ * A leader sends when no AppendEntries to the peer is outstanding and the
+ * peer lacks entries or the commit index, or the last call failed (soon
+ * after, so that one lost message does not cost a heartbeat period or, on a
+ * lossy network, the quorum). New entries wait for the batch window. One
+ * request at a time suffices: its reply shows what is still missing. And in
+ * any case a heartbeat every HEARTBEAT_MS, even beside an outstanding
+ * request, which may be stuck in a call to a peer that was unreachable.
  */
 static lane_job peer_job(const raft *rf, const peer *p, int64_t now, int64_t *wake_at)
 {
     *wake_at = NEVER;
-    if (rf->role == PRECANDIDATE || rf->role == CANDIDATE)
-        return p->vote_round < rf->election_round ? JOB_VOTE : JOB_NONE;
+    if (rf->role == PRECANDIDATE || rf->role == CANDIDATE) {
+        bool granted = (rf->role == PRECANDIDATE ? rf->prevotes : rf->votes) >> p->id & 1;
+        return p->vote_round < rf->election_round && !granted ? JOB_VOTE : JOB_NONE;
+    }
     if (rf->role != LEADER)
         return JOB_NONE;
     int64_t heartbeat_at = p->last_append_ms + HEARTBEAT_MS;
-    bool behind = p->next_index <= log_last(&rf->log) || p->commit_acked < rf->commit_index;
-    bool eager = behind && p->appends_in_flight == 0;
-    if (now >= heartbeat_at || (eager && now >= p->retry_at_ms))
+    bool behind = p->next_index <= log_last(&rf->log) || p->commit_acked < rf->commit_index ||
+                  p->failed;
+    bool eager = behind && !p->latest_pending;
+    int64_t eager_at = p->retry_at_ms > rf->batch_until_ms ? p->retry_at_ms : rf->batch_until_ms;
+    if (now >= heartbeat_at || (eager && now >= eager_at))
         return p->next_index <= rf->log.base ? JOB_SNAPSHOT : JOB_APPEND;
-    *wake_at = eager && p->retry_at_ms < heartbeat_at ? p->retry_at_ms : heartbeat_at;
+    *wake_at = eager && eager_at < heartbeat_at ? eager_at : heartbeat_at;
     return JOB_NONE;
 }
 
@@ -1022,8 +1062,8 @@ static void *lane_main(void *arg)
     return NULL;
 }
 
-/* Must hold rf->mu. Something may be due for p: wake an idle lane, or, if
- * every lane is busy in a call, start another one. */
+/* Must hold rf->mu. If something is due for p, wake an idle lane, or, if
+ * every lane is busy in a call, start another. */
 static void kick_peer(raft *rf, peer *p)
 {
     int64_t wake_at;
@@ -1050,14 +1090,13 @@ static void *ticker_main(void *arg)
     while (!rf->dead) {
         int64_t now = lab_now_ms();
         if (rf->role == LEADER) {
-            int64_t lost_at = quorum_lost_at(rf);
-            if (now >= lost_at) {
-                step_down(rf);
-                continue;
-            }
-            kick_all(rf);   /* heartbeats to peers whose lanes are all stuck */
-            lab_cond_wait_until(&rf->ticker_cond, &rf->mu,
-                                lost_at < now + HEARTBEAT_MS ? lost_at : now + HEARTBEAT_MS);
+            /* Ships a closed batch, and heartbeats to peers whose lanes are
+             * all stuck in calls. */
+            kick_all(rf);
+            int64_t wake_at = now + HEARTBEAT_MS;
+            if (rf->batch_until_ms > now && rf->batch_until_ms < wake_at)
+                wake_at = rf->batch_until_ms;
+            lab_cond_wait_until(&rf->ticker_cond, &rf->mu, wake_at);
         } else if (now >= rf->election_deadline_ms) {
             start_prevote(rf);
         } else {
@@ -1161,6 +1200,8 @@ static void *applier_main(void *arg)
 
 raft *raft_make(labrpc_end **peers, int npeers, int me, persister *ps, applych *ch)
 {
+    if (npeers < 1 || npeers > 32 || me < 0 || me >= npeers)
+        lab_fatal("raft_make: server %d of %d (1 to 32 servers, votes are a bit mask)", me, npeers);
     raft *rf = lab_calloc(1, sizeof *rf);
     rf->me = me;
     rf->npeers = npeers;
@@ -1208,13 +1249,19 @@ void raft_register_service(raft *rf, labrpc_server *srv)
 bool raft_start(raft *rf, const void *command, size_t len, int *index, int *term)
 {
     lab_mutex_lock(&rf->mu);
-    bool leader = !rf->dead && rf->role == LEADER;
+    /* A leader cut off from the majority turns commands away, so that the
+     * client tries the others rather than wait on an entry that is lost. */
+    bool leader = !rf->dead && rf->role == LEADER && quorum_fresh(rf);
     if (leader) {
         log_append(&rf->log, rf->current_term, command, len);
         persist(rf);
         DPRINTF(LEAD, rf->me, "start: entry %d in term %d", log_last(&rf->log), rf->current_term);
         leader_advance_commit(rf);   /* commits at once only when alone */
-        kick_all(rf);
+        int64_t now = lab_now_ms();
+        if (now >= rf->batch_until_ms) {   /* the first of a batch */
+            rf->batch_until_ms = now + BATCH_MS;
+            lab_cond_signal(&rf->ticker_cond);   /* it kicks the lanes then */
+        }
     }
     *index = leader ? log_last(&rf->log) : log_last(&rf->log) + 1;
     *term = rf->current_term;
