@@ -58,7 +58,9 @@ enum {
                                  the tester's 20 ms polling, so agreement is
                                  seen no later than without it */
     RETRY_MS = 10,            /* after a failed call, before resending entries */
-    MAX_LANES = 16,           /* sender threads per peer */
+    MAX_LANES = 16,           /* sender threads per peer: a call to an
+                                 unreachable peer fails after up to 7 s, and
+                                 a lane freed meanwhile makes the next try */
     APPLY_BATCH = 256,        /* entries the applier copies per lock hold */
 };
 #define NEVER INT64_MAX
