@@ -183,58 +183,71 @@ Test(labrpc_lifetime, cleanup_with_calls_in_flight)
     junk_destroy(&j);
 }
 
+/* A call to Junk.Slow whose handler is running, and what cut it off. */
+typedef struct slow_fixture {
+    junk j;
+    labrpc_network *net;
+    labrpc_end *end;
+    lab_mutex mu;
+    timed_call call;
+} slow_fixture;
+
+static void slow_call_running(slow_fixture *f)
+{
+    f->net = long_delay_network(&f->j);
+    f->end = end_to(f->net, "e", "0", true);
+    lab_mutex_init(&f->mu, "calls");
+    start_calls(&f->call, 1, &f->end, "Junk.Slow", &f->mu);
+    while (junk_slow_running(&f->j) == 0)
+        lab_sleep_ms(1);
+}
+
+/* The call must return false within 50 ms of cut_ms, when it was cut off. */
+static void expect_released(slow_fixture *f, int64_t cut_ms)
+{
+    lab_thread_join(&f->call.thread);
+    cr_assert_not(f->call.ok, "the call succeeded although it was cut off");
+    cr_assert(f->call.done_ms - cut_ms <= test_latency_ms(50),
+              "the call returned %lld ms after it was cut off (> 50)",
+              (long long)(f->call.done_ms - cut_ms));
+}
+
+static void slow_fixture_destroy(slow_fixture *f)
+{
+    junk_release(&f->j);
+    lab_mutex_destroy(&f->mu);
+    labrpc_network_destroy(f->net);
+    junk_destroy(&f->j);
+}
+
 /* Catches: a caller left waiting on a server that was replaced by a restart. */
 Test(labrpc_lifetime, replaced_server_releases_callers)
 {
-    junk j;
-    labrpc_network *net = long_delay_network(&j);
-    labrpc_end *e = end_to(net, "e", "0", true);
-    lab_mutex mu;
-    lab_mutex_init(&mu, "calls");
-    timed_call call;
-    start_calls(&call, 1, &e, "Junk.Slow", &mu);
-    while (junk_slow_running(&j) == 0)
-        lab_sleep_ms(1);
+    slow_fixture f;
+    slow_call_running(&f);
     junk j2;
     junk_init(&j2);
     int64_t t0 = lab_now_ms();
-    labrpc_network_add_server(net, "0", junk_server(&j2));
-    lab_thread_join(&call.thread);
-    cr_assert_not(call.ok);
-    cr_assert(call.done_ms - t0 <= test_latency_ms(50));
+    labrpc_network_add_server(f.net, "0", junk_server(&j2));
+    expect_released(&f, t0);
 
     char *reply = NULL;
-    cr_assert(call_greet(e, 5, &reply), "the replacement server does not answer");
+    cr_assert(call_greet(f.end, 5, &reply), "the replacement server does not answer");
     free(reply);
     cr_assert_eq(junk_log_count(&j2), 1);
-    junk_release(&j);
-    lab_mutex_destroy(&mu);
-    labrpc_network_destroy(net);
-    junk_destroy(&j);
+    slow_fixture_destroy(&f);
     junk_destroy(&j2);
 }
 
 /* Catches: a reply delivered over a link that was cut while the handler ran. */
 Test(labrpc_lifetime, disable_while_handler_runs)
 {
-    junk j;
-    labrpc_network *net = long_delay_network(&j);
-    labrpc_end *e = end_to(net, "e", "0", true);
-    lab_mutex mu;
-    lab_mutex_init(&mu, "calls");
-    timed_call call;
-    start_calls(&call, 1, &e, "Junk.Slow", &mu);
-    while (junk_slow_running(&j) == 0)
-        lab_sleep_ms(1);
+    slow_fixture f;
+    slow_call_running(&f);
     int64_t t0 = lab_now_ms();
-    labrpc_network_enable(net, "e", false);
-    lab_thread_join(&call.thread);
-    cr_assert_not(call.ok);
-    cr_assert(call.done_ms - t0 <= test_latency_ms(50));
-    junk_release(&j);
-    lab_mutex_destroy(&mu);
-    labrpc_network_destroy(net);
-    junk_destroy(&j);
+    labrpc_network_enable(f.net, "e", false);
+    expect_released(&f, t0);
+    slow_fixture_destroy(&f);
 }
 
 /* Catches: handlers of a deleted server starting, or wait_idle not waiting. */
