@@ -71,6 +71,11 @@ int64_t test_latency_ms(int64_t ms)
     return ms * (factor > 1 ? factor : 1);
 }
 
+bool test_latency_is_measured(void)
+{
+    return test_latency_ms(1) == 1;
+}
+
 uint64_t test_seed(void)
 {
     int state = atomic_load_explicit(&seed_state, memory_order_acquire);

@@ -30,10 +30,14 @@
 #ifndef TESTS_TEST_SUPPORT_H
 #define TESTS_TEST_SUPPORT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 void test_check_leaks(void);
 uint64_t test_seed(void);
 int64_t test_latency_ms(int64_t ms);
+/* False when latencies are scaled (VALGRIND=1): a check that classifies
+ * events by their duration cannot be made there. */
+bool test_latency_is_measured(void);
 
 #endif

@@ -338,7 +338,11 @@ Test(labrpc_lifetime, long_reordering_delays_replies)
         cr_assert(took < 2200 + test_latency_ms(200), "a reordered reply took %lld ms", (long long)took);
         late += took >= 200;
     }
-    cr_assert(late > N / 3 && late < N * 9 / 10, "%d of %d replies were late, expected ~2/3", late, N);
+    /* Late means >= 200 ms: only meaningful when on-time replies are fast,
+     * which they are not under valgrind (the calls run one at a time). */
+    if (test_latency_is_measured())
+        cr_assert(late > N / 3 && late < N * 9 / 10, "%d of %d replies were late, expected ~2/3",
+                  late, N);
     lab_mutex_destroy(&mu);
     labrpc_network_destroy(net);
     junk_destroy(&j);
