@@ -27,11 +27,11 @@ LDLIBS  += -lm
 ifeq ($(SAN),thread)
   CFLAGS  += -fsanitize=thread -fno-omit-frame-pointer -O1
   LDFLAGS += -fsanitize=thread
-  SAN_ENV := TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 $(TSAN_OPTIONS)"
+  SAN_ENV := TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 $(TSAN_OPTIONS)" LAB_CPU_SCALE=4
 else ifeq ($(SAN),address)
   CFLAGS  += -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -DLAB_LEAK_CHECK=1
   LDFLAGS += -fsanitize=address,undefined
-  SAN_ENV := ASAN_OPTIONS="abort_on_error=1 detect_leaks=1 leak_check_at_exit=0 $(ASAN_OPTIONS)" UBSAN_OPTIONS="print_stacktrace=1 halt_on_error=1 $(UBSAN_OPTIONS)"
+  SAN_ENV := ASAN_OPTIONS="abort_on_error=1 detect_leaks=1 leak_check_at_exit=0 $(ASAN_OPTIONS)" UBSAN_OPTIONS="print_stacktrace=1 halt_on_error=1 exitcode=3 $(UBSAN_OPTIONS)" LAB_CPU_SCALE=2
 else ifneq ($(SAN),)
   $(error SAN must be thread or address, not '$(SAN)')
 endif
@@ -39,7 +39,7 @@ endif
 # VALGRIND=1 runs the tests under memcheck; any error or leak fails the test.
 ifeq ($(VALGRIND),1)
   CFLAGS += -DLAB_VALGRIND_CHECK=1
-  VALGRIND_ENV := LAB_TIME_SCALE=30
+  VALGRIND_ENV := LAB_TIME_SCALE=30 LAB_CPU_SCALE=0
   RUN_PREFIX := valgrind --quiet --trace-children=yes --error-exitcode=99 --leak-check=full \
                 --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect
 endif
@@ -49,7 +49,7 @@ CRITERION_CFLAGS = $(shell pkg-config --cflags criterion 2>/dev/null)
 CRITERION_LIBS   = $(shell pkg-config --libs criterion 2>/dev/null || echo -lcriterion)
 
 # --- the framework library -------------------------------------------------
-LIB_SRCS := lab/sync.c lab/fatal.c lab/rand.c lab/pool.c \
+LIB_SRCS := lab/sync.c lab/registry.c lab/fatal.c lab/rand.c lab/pool.c \
             labrpc/codec.c labrpc/network.c labrpc/call.c \
             persister/persister.c \
             raft/applych.c raft/util.c
@@ -72,7 +72,7 @@ endif
 # makes sure nothing can hang a make target.
 FRAMEWORK_LIMIT ?= 600
 
-.PHONY: all deps test-framework check bench clean test-2A test-2B test-2C test-2D test-raft
+.PHONY: all deps test-framework check check-faulty bench clean test-2A test-2B test-2C test-2D test-raft
 
 all: $(LIB) $(BENCH_BIN) $(UNIT_BIN)
 
@@ -103,17 +103,21 @@ bench: $(BENCH_BIN)
 
 # --- the Raft suites: one Criterion binary per implementation ---------------
 # RAFT=raft (the student's raft/raft.c) or RAFT=solution (solution/raft.c).
-RAFT_TEST_SRCS := tests/harness.c tests/harness_apply.c tests/harness_check.c tests/harness_report.c tests/test_2a.c tests/test_2b.c tests/test_2c.c tests/test_2d.c
+RAFT_TEST_SRCS := tests/harness.c tests/harness_apply.c tests/harness_check.c tests/harness_report.c tests/harness_signals.c tests/harness_sanitizers.c tests/harness_watchdog.c tests/support/backtrace.c tests/support/hang_dump.c tests/test_2a.c tests/test_2b.c tests/test_2c.c tests/test_2d.c
 RAFT_TEST_OBJS := $(RAFT_TEST_SRCS:%.c=$(BUILD)/%.o)
 RAFT_IMPL_OBJ  := $(BUILD)/$(RAFT)/raft.o
-RAFT_BIN       := $(BUILD)/raft-tests-$(RAFT)
+RAFT_BIN       := $(BUILD)/raft-tests-$(subst /,-,$(RAFT))
 HAVE_SUITES    := $(wildcard tests/harness.c)
-# An outer limit per part, behind Criterion's 120 s per test.
-PART_LIMIT_2A := 400
-PART_LIMIT_2B := 1250
-PART_LIMIT_2C := 1000
-PART_LIMIT_2D := 900
-RUN_PART = $(SAN_ENV) $(VALGRIND_ENV) $(TIMEOUT) -k 10 $(PART_LIMIT_$(1)) $(RUN_PREFIX) $(RAFT_BIN) --filter 'raft$(1)/*' -j1 $(CRITERION_FLAGS)
+# ONLY=<test> runs one test of the part, e.g. make test-2B ONLY=t10_count.
+ONLY ?= *
+# An outer limit per part, behind the harness's watchdog (a hang ends a test
+# after 10 s, a slow test after 120 s; with its stack dump, 150 s at most)
+# and Criterion's timeout (150 s per test): 150 s per test, plus a minute.
+PART_LIMIT_2A := 510
+PART_LIMIT_2B := 1560
+PART_LIMIT_2C := 1260
+PART_LIMIT_2D := 1110
+RUN_PART = $(SAN_ENV) $(VALGRIND_ENV) $(TIMEOUT) -k 10 $(PART_LIMIT_$(1)) $(RUN_PREFIX) $(RAFT_BIN) --filter 'raft$(1)/$(ONLY)' -j1 $(CRITERION_FLAGS)
 
 ifneq ($(HAVE_SUITES),)
 all: $(RAFT_BIN)
@@ -139,7 +143,11 @@ ifneq ($(HAVE_SUITES),)
 	sh tests/check_skeleton.sh
 endif
 
+# Each faulty implementation in tests/faulty/ fails as it should (instructors, CI).
+check-faulty:
+	sh tests/check_faulty.sh
+
 clean:
 	rm -rf build
 
--include $(LIB_OBJS:.o=.d) $(UNIT_OBJS:.o=.d)
+-include $(LIB_OBJS:.o=.d) $(UNIT_OBJS:.o=.d) $(RAFT_TEST_OBJS:.o=.d) $(RAFT_IMPL_OBJ:.o=.d)

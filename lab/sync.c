@@ -17,22 +17,25 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lab/diag.h"
 #include "lab/fatal.h"
-
-struct lab_thread_info {
-    char name[48];
-    void *(*fn)(void *);
-    void *arg;
-};
+#include "lab/sync_internal.h"
 
 /* The calling thread's info; NULL for threads not made by lab_thread_create
- * (the main thread, the test runner's threads), which get one of their own. */
+ * or adopted (the test runner's threads), which get one of their own. */
 static _Thread_local lab_thread_info *current_thread;
-static _Thread_local lab_thread_info foreign_thread_info = {"main", NULL, NULL};
+static _Thread_local lab_thread_info foreign_thread_info = {.name = "main"};
 
 static lab_thread_info *self_info(void)
 {
     return current_thread ? current_thread : &foreign_thread_info;
+}
+
+/* What the calling thread is blocked on, for hang dumps (lab/diag.h). */
+static void set_blocked(lab_thread_info *me, int kind, const lab_mutex *m)
+{
+    atomic_store_explicit(&me->blocked_on, m, memory_order_relaxed);
+    atomic_store_explicit(&me->blocked_kind, kind, memory_order_relaxed);
 }
 
 static void check(int err, const char *what)
@@ -47,7 +50,10 @@ static void *thread_start(void *p)
 {
     lab_thread_info *info = p;
     current_thread = info;
-    return info->fn(info->arg);
+    lab_registry_add(info);
+    void *result = info->fn(info->arg);
+    lab_registry_remove(info);
+    return result;
 }
 
 void lab_thread_create(lab_thread *t, const char *name, void *(*fn)(void *), void *arg)
@@ -57,6 +63,7 @@ void lab_thread_create(lab_thread *t, const char *name, void *(*fn)(void *), voi
     info->fn = fn;
     info->arg = arg;
     t->info = info;
+    lab_registry_created();
     check(pthread_create(&t->handle, NULL, thread_start, info), "pthread_create");
 }
 
@@ -72,6 +79,17 @@ void *lab_thread_join(lab_thread *t)
 const char *lab_thread_name(void)
 {
     return self_info()->name;
+}
+
+void lab_thread_adopt(const char *name)
+{
+    if (current_thread != NULL)
+        return;
+    lab_thread_info *info = lab_calloc(1, sizeof *info);
+    snprintf(info->name, sizeof info->name, "%s", name ? name : "main");
+    info->adopted = true;
+    current_thread = info;
+    lab_registry_add(info);
 }
 
 /* ---- mutexes -------------------------------------------------------------- */
@@ -95,7 +113,9 @@ void lab_mutex_lock(lab_mutex *m)
     if (atomic_load_explicit(&m->holder, memory_order_relaxed) == me)
         lab_fatal("thread '%s' locks mutex '%s' that it already holds (self-deadlock)",
                   me->name, m->name ? m->name : "?");
+    set_blocked(me, LAB_THREAD_LOCKING, m);
     check(pthread_mutex_lock(&m->handle), "pthread_mutex_lock");
+    set_blocked(me, LAB_THREAD_RUNNING, NULL);
     atomic_store_explicit(&m->holder, me, memory_order_relaxed);
 }
 
@@ -137,7 +157,9 @@ void lab_cond_wait(lab_cond *c, lab_mutex *m)
     lab_thread_info *me = self_info();
     assert(atomic_load_explicit(&m->holder, memory_order_relaxed) == me);
     atomic_store_explicit(&m->holder, NULL, memory_order_relaxed);
+    set_blocked(me, LAB_THREAD_WAITING, m);
     check(pthread_cond_wait(&c->handle, &m->handle), "pthread_cond_wait");
+    set_blocked(me, LAB_THREAD_RUNNING, NULL);
     atomic_store_explicit(&m->holder, me, memory_order_relaxed);
 }
 
@@ -162,7 +184,9 @@ bool lab_cond_wait_until(lab_cond *c, lab_mutex *m, int64_t deadline_ms)
     lab_thread_info *me = self_info();
     assert(atomic_load_explicit(&m->holder, memory_order_relaxed) == me);
     atomic_store_explicit(&m->holder, NULL, memory_order_relaxed);
+    set_blocked(me, LAB_THREAD_WAITING, m);
     int err = pthread_cond_timedwait(&c->handle, &m->handle, &ts);
+    set_blocked(me, LAB_THREAD_RUNNING, NULL);
     atomic_store_explicit(&m->holder, me, memory_order_relaxed);
     if (err != 0 && err != ETIMEDOUT)
         check(err, "pthread_cond_timedwait");
@@ -199,8 +223,11 @@ void lab_sleep_ms(int64_t ms)
     if (ms <= 0)
         return;
     struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000};
+    lab_thread_info *me = self_info();
+    set_blocked(me, LAB_THREAD_SLEEPING, NULL);
     while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
         ;
+    set_blocked(me, LAB_THREAD_RUNNING, NULL);
 }
 
 static double rusage_seconds(int who)

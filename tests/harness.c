@@ -27,6 +27,7 @@
 #include "labrpc/labrpc.h"
 #include "persister/persister.h"
 #include "raft/applych.h"
+#include "lab/diag.h"
 #include "raft/raft.h"
 #include "raft/util.h"
 #include "tests/support/test_support.h"
@@ -70,7 +71,9 @@ bool harness_start_on(harness *h, int i, bool only_if_connected, const void *cmd
     bool ok = false;
     raft *rf = slot_acquire(h, i, only_if_connected);
     if (rf) {
+        int w = harness_watch_enter("raft_start", i);
         ok = raft_start(rf, cmd, len, &idx, &t);
+        harness_watch_leave(w);
         slot_release(h, i);
     }
     if (index)
@@ -100,7 +103,9 @@ bool harness_raft_get_state(harness *h, int i, int *term, bool *is_leader)
     bool leader = false;
     raft *rf = slot_acquire(h, i, false);
     if (rf) {
+        int w = harness_watch_enter("raft_get_state", i);
         raft_get_state(rf, &t, &leader);
+        harness_watch_leave(w);
         slot_release(h, i);
     }
     if (term)
@@ -221,8 +226,10 @@ void harness_crash_server(harness *h, int i)
     }
     if (s->ch)
         applych_close(s->ch);
+    int w = harness_watch_enter("the wait for its RPC handlers to return, crashing", i);
     if (srv)
         labrpc_server_wait_idle(srv);
+    harness_watch_leave(w);
 
     lab_mutex_lock(&h->mu);
     while (s->refs > 0)
@@ -230,11 +237,15 @@ void harness_crash_server(harness *h, int i)
     lab_mutex_unlock(&h->mu);
 
     if (s->has_applier) {
+        w = harness_watch_enter("the wait for the tester's applier to exit, crashing", i);
         lab_thread_join(&s->applier);
+        harness_watch_leave(w);
         s->has_applier = false;
     }
     if (s->instance) {
+        w = harness_watch_enter("raft_kill", i);
         raft_kill(s->instance);
+        harness_watch_leave(w);
         s->instance = NULL;
     }
     if (s->ch) {
@@ -290,7 +301,9 @@ void harness_start_server(harness *h, int i)
         harness_fail(h, "SAFETY", "%s", err);
 
     s->ch = applych_make();
+    int w = harness_watch_enter("raft_make", i);
     s->instance = raft_make(s->ends, h->n, i, s->saved, s->ch);
+    harness_watch_leave(w);
     if (s->instance == NULL)
         lab_fatal("raft_make returned NULL for server %d", i);
     lab_mutex_lock(&h->mu);
@@ -300,12 +313,14 @@ void harness_start_server(harness *h, int i)
     applier_arg *a = lab_malloc(sizeof *a);
     *a = (applier_arg){h, i, s->instance, s->ch};
     char tname[32];
-    snprintf(tname, sizeof tname, "applier S%d", i);
+    snprintf(tname, sizeof tname, "tester applier S%d", i);
     lab_thread_create(&s->applier, tname, h->snapshot ? harness_snapshot_applier_main : harness_applier_main, a);
     s->has_applier = true;
 
     labrpc_server *srv = labrpc_server_make();
+    w = harness_watch_enter("raft_register_service", i);
     raft_register_service(s->instance, srv);
+    harness_watch_leave(w);
     labrpc_network_add_server(h->net, s->name, srv);
 }
 
@@ -329,6 +344,8 @@ harness *harness_make(int n, bool unreliable, bool snapshot)
     h->snapshot = snapshot;
     h->seed = current_seed;
     h->make_ms = lab_now_ms();
+    h->cpu0 = lab_cpu_seconds();
+    harness_watchdog_start();
     lab_mutex_init(&h->mu, "harness->mu");
     lab_cond_init(&h->cv);
     /* One seed, separate streams: the network's choices do not shift when the
@@ -373,9 +390,29 @@ void harness_begin(harness *h, const char *description)
     lab_mutex_unlock(&h->mu);
 }
 
+/*
+ * CPU used since make against the time the test took. A Raft that sleeps
+ * between timer checks and heartbeats uses a few percent of one core; one
+ * that busy-waits uses all of it. $LAB_CPU_SCALE stretches the limit for
+ * the sanitizer builds (0: no check, under valgrind).
+ */
+static void check_cpu(harness *h)
+{
+    const char *scale_text = getenv("LAB_CPU_SCALE");
+    double scale = scale_text ? atof(scale_text) : 1.0;
+    double wall = (double)(lab_now_ms() - h->make_ms) / 1000.0;
+    double cpu = lab_cpu_seconds() - h->cpu0;
+    double limit = HARNESS_CPU_FRACTION * scale * wall;
+    if (scale > 0 && cpu > HARNESS_CPU_MIN_S && cpu > limit)
+        harness_fail(h, "PERF", "the test used %.1f s of CPU in %.1f s (%.0f%% of one core; the limit "
+                     "is %.0f%%): is a thread busy-waiting instead of sleeping?",
+                     cpu, wall, 100.0 * cpu / wall, 100.0 * HARNESS_CPU_FRACTION * scale);
+}
+
 void harness_end(harness *h)
 {
     harness_check(h);   /* a recorded failure, and the 120-second limit */
+    check_cpu(h);
     double secs = (double)(lab_now_ms() - h->t0_ms) / 1000.0;
     int64_t rpcs = harness_rpc_total(h) - h->rpcs0;
     int64_t bytes = harness_bytes_total(h) - h->bytes0;
@@ -386,6 +423,28 @@ void harness_end(harness *h)
            secs, h->n, rpcs, bytes, cmds);
     fflush(stdout);
     DPRINTF(TEST, -1, "end");
+}
+
+/*
+ * After every Raft was killed and the network cleaned up, no thread made with
+ * lab_thread_create may still run: raft_kill must stop and join its threads
+ * (one left behind may touch the freed Raft, or a restarted one's state).
+ */
+static bool harness_threads_left(char *out, size_t n)
+{
+    int running = lab_threads_running();
+    if (running == 0)
+        return false;
+    lab_thread_view views[16];
+    size_t total = lab_threads_view(views, 16);
+    size_t len = (size_t)snprintf(out, n, "%d thread(s) still running after raft_kill returned "
+                                  "(kill must stop and join every thread it started):", running);
+    for (size_t k = 0, shown = 0; k < total && k < 16 && len < n; k++) {
+        if (views[k].adopted)
+            continue;
+        len += (size_t)snprintf(out + len, n - len, "%s '%s'", shown++ ? "," : "", views[k].name);
+    }
+    return true;
 }
 
 /* Kill everything, free everything, then fail if anything went wrong late. */
@@ -400,6 +459,9 @@ void harness_cleanup(harness *h)
         harness_crash_server(h, i);
     labrpc_network_cleanup(h->net);
     labrpc_network_destroy(h->net);
+    harness_watchdog_stop();
+    char leftover[REASON_LEN];
+    bool threads_left = harness_threads_left(leftover, sizeof leftover);
 
     /* Every other thread has gone; anything recorded late still fails. */
     char cls[16], reason[REASON_LEN];
@@ -425,6 +487,8 @@ void harness_cleanup(harness *h)
 
     if (late_failure)
         harness_raise_failure(cls, reason);
+    if (threads_left)
+        harness_raise_failure("LEAK", leftover);
     if (too_long)
         harness_raise_failure("PERF", "test took longer than 120 seconds");
     harness_report_end();

@@ -55,6 +55,8 @@
 #define HARNESS_MAX_LOG_SIZE        2000  /* bytes of Raft state in 2D */
 #define HARNESS_TEST_LIMIT_S        120   /* per test */
 #define HARNESS_LAB_LIMIT_S         600   /* all of 2A-2D (enforced by make/grading) */
+#define HARNESS_CPU_FRACTION        0.5   /* of one core, over a whole test */
+#define HARNESS_CPU_MIN_S           1.0   /* below this, no CPU verdict */
 
 /* n_committed/wait: the committed command does not decode as an int64. */
 #define HARNESS_NOT_INT INT64_MIN

@@ -292,7 +292,9 @@ void *harness_snapshot_applier_main(void *p)
             lab_mutex_unlock(&h->mu);
             if (take) {
                 DPRINTF(TEST, i, "snapshot through %d (%zu bytes)", m.command_index, snap.len);
+                int w = harness_watch_enter("raft_snapshot", i);
                 raft_snapshot(a->rf, m.command_index, snap.data, snap.len);
+                harness_watch_leave(w);
             }
             codec_buffer_free(&snap);
         }

@@ -66,6 +66,7 @@ struct harness {
     labrpc_network *net;
     uint64_t seed;
     int64_t make_ms;       /* for the 120-second limit */
+    double cpu0;           /* the process's CPU seconds at make */
 
     lab_mutex mu;
     lab_cond cv;           /* broadcast: a failure recorded, a slot's refs hit 0 */
@@ -91,11 +92,30 @@ typedef struct applier_arg {
     applych *ch;
 } applier_arg;
 
+/* A test process that printed its FAIL line and then ended itself. */
+#define HARNESS_EXIT_REPORTED 3
+
 /* harness_report.c */
 bool harness_on_main_thread(void);
 void harness_report_begin(uint64_t seed);   /* in make: name, seed, hooks */
 void harness_report_end(void);              /* in cleanup */
 _Noreturn void harness_raise_failure(const char *cls, const char *reason);
+bool harness_test_running(void);
+const char *harness_test_name(void);
+/* The FAIL line, once per test; async-signal-safe. False if one was out. */
+bool harness_print_fail_line(const char *cls, const char *reason);
+/* The FAIL line, then _exit(HARNESS_EXIT_REPORTED): for a process past saving. */
+_Noreturn void harness_report_and_exit(const char *cls, const char *reason);
+
+/* harness_signals.c: crashes, exits, Criterion's timeout, fatal errors and
+ * sanitizer reports, each turned into its FAIL line. */
+void harness_signals_install(void);
+
+/* harness_watchdog.c: a watched call into (or wait on) a Raft; see there. */
+void harness_watchdog_start(void);
+void harness_watchdog_stop(void);
+int harness_watch_enter(const char *what, int server);
+void harness_watch_leave(int token);
 
 /* harness_apply.c */
 void harness_encode_int(codec_buffer *b, int64_t cmd);

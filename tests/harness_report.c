@@ -1,9 +1,13 @@
 /*
- * harness_report.c: how a test fails. One line "FAIL <CLASS>: suite/test:
- * reason" and the seed; a failure seen off the main thread is recorded and
- * raised by the main thread, the only one that may end a Criterion test; a
- * Criterion timeout, an exit in mid-test and a fatal framework error are
- * caught and reported the same way. Also the per-part summary line.
+ * harness_report.c: how a test fails. Every failure ends with one line
+ * "FAIL <CLASS>: suite/test: reason (SEED=n)". A failure seen off the main
+ * thread is recorded and raised by the main thread, the only one that may
+ * end a Criterion test; failures that end the process (a crash, a hang, an
+ * exit, a sanitizer report: harness_signals.c, harness_watchdog.c) print
+ * the line and exit with HARNESS_EXIT_REPORTED. In the runner process: the
+ * check that a test which "passed" really reached its end (an _exit in mid
+ * test is otherwise a PASS), a line for any test process that died without
+ * one, and the per-part summary line.
  */
 #include "tests/harness_internal.h"
 
@@ -19,6 +23,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "lab/diag.h"
 #include "lab/fatal.h"
 #include "lab/rand.h"
 #include "lab/sync.h"
@@ -28,6 +33,7 @@
 #include "raft/applych.h"
 #include "raft/raft.h"
 #include "raft/util.h"
+#include "tests/support/backtrace.h"
 #include "tests/support/test_support.h"
 
 /* ---- failure reporting --------------------------------------------------- */
@@ -37,17 +43,44 @@ static _Thread_local bool on_main_thread;   /* the thread that made the harness 
 static atomic_int failure_reported;         /* a FAIL line is out: print no other */
 static atomic_int test_running;             /* from make until cleanup or failure */
 static char test_name[256];                 /* "suite/test" */
-static uint64_t current_seed;
-static char timeout_line[512];              /* preformatted for the signal handler */
-static size_t timeout_line_len;
-static struct sigaction previous_sigprof;
+static char seed_text[32];                  /* decimal, for signal handlers */
 
-static void print_fail_line(const char *cls, const char *reason)
+bool harness_test_running(void)
+{
+    return atomic_load(&test_running) != 0;
+}
+
+const char *harness_test_name(void)
+{
+    return test_name;
+}
+
+/* Async-signal-safe: fixed buffer, write(2). Callers in ordinary code flush
+ * stdout first. Only the first failure of a test prints. */
+bool harness_print_fail_line(const char *cls, const char *reason)
 {
     if (atomic_exchange(&failure_reported, 1))
-        return;
-    printf("FAIL %s: %s: %s\nseed: %" PRIu64 "\n", cls, test_name, reason, current_seed);
-    fflush(stdout);
+        return false;
+    static char line[REASON_LEN + 384];
+    sbuf b = {line, sizeof line, 0};
+    sbuf_str(&b, "FAIL ");
+    sbuf_str(&b, cls);
+    sbuf_str(&b, ": ");
+    sbuf_str(&b, test_name);
+    sbuf_str(&b, ": ");
+    sbuf_str(&b, reason);
+    sbuf_str(&b, " (SEED=");
+    sbuf_str(&b, seed_text);
+    sbuf_str(&b, ")\n");
+    sbuf_write(STDOUT_FILENO, line);
+    return true;
+}
+
+_Noreturn void harness_report_and_exit(const char *cls, const char *reason)
+{
+    atomic_store(&test_running, 0);
+    harness_print_fail_line(cls, reason);
+    _exit(HARNESS_EXIT_REPORTED);
 }
 
 /* Main thread only: report and fail the test through Criterion. */
@@ -55,7 +88,8 @@ _Noreturn void harness_raise_failure(const char *cls, const char *reason)
 {
     assert(on_main_thread);
     atomic_store(&test_running, 0);
-    print_fail_line(cls, reason);
+    fflush(stdout);
+    harness_print_fail_line(cls, reason);
     DPRINTF(TEST, -1, "FAIL %s: %s", cls, reason);
     cr_assert_fail("%s", reason);
     abort();   /* not reached: cr_assert_fail leaves the test */
@@ -115,7 +149,7 @@ void harness_check(harness *h)
     lab_mutex_unlock(&h->mu);
     if (failed)
         harness_raise_failure(cls, reason);
-    if (lab_now_ms() - h->make_ms > HARNESS_TEST_LIMIT_S * 1000LL)
+    if (lab_now_ms() - h->make_ms > test_latency_ms(HARNESS_TEST_LIMIT_S * 1000LL))
         harness_raise_failure("PERF", "test took longer than 120 seconds");
 }
 
@@ -133,58 +167,6 @@ bool harness_sleep(harness *h, int64_t ms)
     if (on_main_thread)
         harness_check(h);
     return !failed;
-}
-
-/* Criterion's per-test timeout arrives as SIGPROF: say so in our format, then
- * let whatever handled it before (a stack dump, or the default) go on. */
-static void on_sigprof(int sig, siginfo_t *info, void *context)
-{
-    if (atomic_load(&test_running) && !atomic_exchange(&failure_reported, 1)) {
-        ssize_t ignored = write(STDOUT_FILENO, timeout_line, timeout_line_len);
-        (void)ignored;
-    }
-    if (previous_sigprof.sa_flags & SA_SIGINFO) {
-        previous_sigprof.sa_sigaction(sig, info, context);
-    } else if (previous_sigprof.sa_handler != SIG_DFL && previous_sigprof.sa_handler != SIG_IGN) {
-        previous_sigprof.sa_handler(sig);
-    }
-    signal(SIGPROF, SIG_DFL);
-    raise(SIGPROF);
-}
-
-/* Criterion counts an exit(0) in the middle of a test as a pass; a Raft that
- * calls exit must fail the test instead. */
-static void on_exit_during_test(void)
-{
-    if (!atomic_load(&test_running))
-        return;
-    print_fail_line("CRASH", "the process exited before the test finished");
-    _exit(1);
-}
-
-static void on_lab_fatal(const char *message)
-{
-    if (atomic_load(&test_running)) {
-        char reason[REASON_LEN];
-        snprintf(reason, sizeof reason, "fatal: %s", message);
-        print_fail_line("CRASH", reason);
-    }
-    /* returning lets lab_fatal abort */
-}
-
-static void harness_install_process_hooks(void)
-{
-    static bool installed;
-    if (installed)
-        return;
-    installed = true;
-    atexit(on_exit_during_test);
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_sigaction = on_sigprof;
-    sa.sa_flags = SA_SIGINFO;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGPROF, &sa, &previous_sigprof);
 }
 
 /* ---- random choices ------------------------------------------------------- */
@@ -217,13 +199,59 @@ void harness_rand_string(harness *h, char *buf, size_t n)
     lab_mutex_unlock(&h->mu);
 }
 
-/* ---- one summary line per part, from the runner process ---------------------------------- */
+/* ---- in the runner process: each test's end, and one summary line per part ---- */
 
 /*
  * Criterion calls report hooks in the runner, which forks one process per
- * test and has reaped a suite's processes by POST_SUITE, so the CPU time of
- * the part is the growth of the children's CPU time. A suite whose tests
- * were all filtered out prints nothing.
+ * test. A test process that ended without printing a FAIL line (an _exit,
+ * or a signal the harness could not catch) gets one here, without a seed:
+ * the runner never knew it. A test that passed without its end-of-test
+ * assertion exited in mid-test, and is failed here.
+ */
+static bool is_lab_suite(const struct criterion_test_stats *st)
+{
+    return st->test && st->test->category && strncmp(st->test->category, "raft", 4) == 0;
+}
+
+static void runner_fail_line(const struct criterion_test_stats *st, const char *cls, const char *reason)
+{
+    const char *seed = getenv("SEED");
+    printf("FAIL %s: %s/%s: %s%s%s%s\n", cls, st->test->category, st->test->name, reason,
+           seed ? " (SEED=" : "", seed ? seed : "", seed ? ")" : "");
+    fflush(stdout);
+}
+
+ReportHook(POST_TEST)(struct criterion_test_stats *st)
+{
+    if (!is_lab_suite(st))
+        return;
+    char reason[160];
+    if (st->test_status == CR_STATUS_PASSED && st->passed_asserts == 0) {
+        snprintf(reason, sizeof reason, "the process exited with status %d before the test finished "
+                 "(an _exit or _Exit in the Raft code?)", st->exit_code);
+        runner_fail_line(st, "EXIT", reason);
+        st->test_status = CR_STATUS_FAILED;
+        return;
+    }
+    bool reported = st->failed_asserts > 0 || st->timed_out || st->exit_code == HARNESS_EXIT_REPORTED;
+    if (st->test_status != CR_STATUS_FAILED || reported)
+        return;
+    if (st->signal != 0) {
+        snprintf(reason, sizeof reason, "the test process was killed by signal %d (%s)", st->signal,
+                 strsignal(st->signal));
+        runner_fail_line(st, "CRASH", reason);
+    } else {
+        snprintf(reason, sizeof reason, "the process exited with status %d before the test finished",
+                 st->exit_code);
+        runner_fail_line(st, "EXIT", reason);
+    }
+}
+
+/*
+ * The CPU time of a part is the growth of the runner's children's CPU time:
+ * it has reaped a suite's processes by POST_SUITE. Counts come from each
+ * test's status, which POST_TEST may have changed. A suite whose tests were
+ * all filtered out prints nothing.
  */
 static int64_t part_start_ms;
 static double part_start_cpu;
@@ -237,20 +265,32 @@ ReportHook(PRE_SUITE)(struct criterion_suite_set *set)
 
 ReportHook(POST_SUITE)(struct criterion_suite_stats *stats)
 {
-    if (stats->tests_passed + stats->tests_failed == 0)
+    size_t passed = 0, failed = 0;
+    for (struct criterion_test_stats *t = stats->tests; t != NULL; t = t->next) {
+        if (t->test_status == CR_STATUS_PASSED)
+            passed++;
+        else if (t->test_status == CR_STATUS_FAILED)
+            failed++;
+    }
+    if (passed + failed == 0)
         return;
     const char *part = stats->suite->name;
     if (strncmp(part, "raft", 4) == 0)
         part += 4;
-    printf("%s: %zu passed, %zu failed in %.1f s wall, %.1f s CPU\n", part,
-           stats->tests_passed, stats->tests_failed,
+    printf("%s: %zu passed, %zu failed in %.1f s wall, %.1f s CPU\n", part, passed, failed,
            (double)(lab_now_ms() - part_start_ms) / 1000.0,
            lab_children_cpu_seconds() - part_start_cpu);
     fflush(stdout);
 }
 
-
 /* ---- the test's start and end, for the reporting above ------------------------------ */
+
+/* test_support.c's leak and memory checks, after the body. */
+static void report_check_failure(const char *cls, const char *reason)
+{
+    fflush(stdout);
+    harness_print_fail_line(cls, reason);
+}
 
 bool harness_on_main_thread(void)
 {
@@ -260,7 +300,7 @@ bool harness_on_main_thread(void)
 void harness_report_begin(uint64_t seed)
 {
     on_main_thread = true;
-    current_seed = seed;
+    snprintf(seed_text, sizeof seed_text, "%" PRIu64, seed);
     /* In the test process Criterion's current test and suite are copies
      * packed without regard to alignment: read them with memcpy. */
     struct criterion_test t = {0};
@@ -271,20 +311,17 @@ void harness_report_begin(uint64_t seed)
         memcpy(&su, criterion_current_suite, sizeof su);
     snprintf(test_name, sizeof test_name, "%s/%s",
              su.name ? su.name : "?", t.name ? t.name : "?");
-    int len = snprintf(timeout_line, sizeof timeout_line,
-                       "FAIL PERF: %s: test took longer than %d seconds\nseed: %" PRIu64 "\n",
-                       test_name, HARNESS_TEST_LIMIT_S, current_seed);
-    timeout_line_len = len > 0 && (size_t)len < sizeof timeout_line ? (size_t)len : 0;
-    harness_install_process_hooks();
-    lab_set_fatal_hook(on_lab_fatal);
+    lab_thread_adopt("tester");
+    test_set_failure_reporter(report_check_failure);
     atomic_store(&failure_reported, 0);
     atomic_store(&test_running, 1);
-
+    harness_signals_install();
 }
 
+/* The test reached its end: the passing assertion is how the runner
+ * process tells this from an exit in mid-test (see test_reached_its_end). */
 void harness_report_end(void)
 {
     atomic_store(&test_running, 0);
-    lab_set_fatal_hook(NULL);
+    cr_assert(true, "the test reached its end");
 }
-

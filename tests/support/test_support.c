@@ -97,6 +97,23 @@ uint64_t test_seed(void)
 
 /* ---- test_check_leaks ---------------------------------------------------- */
 
+static void (*failure_reporter)(const char *cls, const char *reason);
+
+void test_set_failure_reporter(void (*report)(const char *cls, const char *reason))
+{
+    failure_reporter = report;
+}
+
+/* The suite's own FAIL line, if it has a reporter, then Criterion's failure. */
+#define FAIL_TEST(cls, ...)                                                   \
+    do {                                                                      \
+        char reason_[256];                                                    \
+        snprintf(reason_, sizeof reason_, __VA_ARGS__);                       \
+        if (failure_reporter)                                                 \
+            failure_reporter(cls, reason_);                                   \
+        cr_assert_fail("%s: %s", cls, reason_);                               \
+    } while (0)
+
 #if (defined(LAB_LEAK_CHECK) && LAB_LEAK_CHECK) || (defined(LAB_VALGRIND_CHECK) && LAB_VALGRIND_CHECK)
 
 #include <criterion/criterion.h>
@@ -158,8 +175,8 @@ static void check_leaks_now(void)
 {
     /* LeakSanitizer prints the report (stacks of each leaked block) on stderr. */
     if (__lsan_do_recoverable_leak_check() != 0)
-        cr_assert_fail("LEAK: LeakSanitizer found unreachable memory after the test "
-                       "body (its report, with the allocation stacks, is above)");
+        FAIL_TEST("LEAK", "LeakSanitizer found unreachable memory after the test "
+                  "body (its report, with the allocation stacks, is above)");
 }
 #else
 /* Under valgrind (VALGRIND=1): memcheck's errors and leaks so far. A report
@@ -170,16 +187,15 @@ static void check_leaks_now(void)
         return;
     unsigned errors = VALGRIND_COUNT_ERRORS;
     if (errors > 0)
-        cr_assert_fail("MEMORY: valgrind memcheck reported %u error(s) during the test (above)",
-                       errors);
+        FAIL_TEST("MEMORY", "valgrind memcheck reported %u error(s) during the test (above)", errors);
     unsigned long leaked = 0, dubious = 0, reachable = 0, suppressed = 0;
     VALGRIND_DO_QUICK_LEAK_CHECK;
     VALGRIND_COUNT_LEAKS(leaked, dubious, reachable, suppressed);
     (void) dubious, (void) reachable, (void) suppressed;
     if (leaked > 0) {
         VALGRIND_DO_LEAK_CHECK;   /* the full report, with allocation stacks */
-        cr_assert_fail("LEAK: valgrind memcheck found %lu bytes definitely lost after the test body",
-                       leaked);
+        FAIL_TEST("LEAK", "valgrind memcheck found %lu bytes definitely lost after the test body",
+                  leaked);
     }
 }
 #endif

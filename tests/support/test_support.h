@@ -34,6 +34,9 @@
 #include <stdint.h>
 
 void test_check_leaks(void);
+/* Who prints a failing leak or memory check's one-line report (the Raft
+ * harness: "FAIL LEAK: ..."), before the check fails the test. */
+void test_set_failure_reporter(void (*report)(const char *cls, const char *reason));
 uint64_t test_seed(void);
 int64_t test_latency_ms(int64_t ms);
 /* False when latencies are scaled (VALGRIND=1): a check that classifies

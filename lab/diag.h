@@ -1,0 +1,44 @@
+/*
+ * diag.h: what every thread of the process is doing, for hang dumps and the
+ * check that a killed Raft left no thread behind. Threads appear here from
+ * lab_thread_create until their function returns; a thread that was not made
+ * by lab_thread_create (a test's main thread) appears once it calls
+ * lab_thread_adopt.
+ */
+#ifndef LAB_DIAG_H
+#define LAB_DIAG_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+enum lab_thread_state {
+    LAB_THREAD_RUNNING,   /* not blocked in the lab layer: computing, or in a system call */
+    LAB_THREAD_LOCKING,   /* in lab_mutex_lock */
+    LAB_THREAD_WAITING,   /* in lab_cond_wait or lab_cond_wait_until */
+    LAB_THREAD_SLEEPING,  /* in lab_sleep_ms */
+};
+
+typedef struct lab_thread_view {
+    pthread_t handle;
+    char name[48];
+    enum lab_thread_state state;
+    char mutex[48];   /* LOCKING: the mutex it wants; WAITING: the one the wait released */
+    int holder;       /* LOCKING: index of the mutex's holder in the views, or -1 */
+    char holder_name[48]; /* LOCKING: the holder's name; "" if free or unknown */
+    bool adopted;
+} lab_thread_view;
+
+/* Registers the calling thread (one not made by lab_thread_create) under name. */
+void lab_thread_adopt(const char *name);
+
+/* Fills out[0..max) with the registered threads; returns how many there are
+ * (possibly more than max). A consistent picture: taken under one lock. */
+size_t lab_threads_view(lab_thread_view *out, size_t max);
+
+/* Threads made by lab_thread_create whose function has not returned yet. */
+int lab_threads_running(void);
+
+const char *lab_thread_state_name(enum lab_thread_state s);
+
+#endif

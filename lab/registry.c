@@ -1,0 +1,112 @@
+/*
+ * registry.c: the list of live threads behind lab/diag.h. One internal lock
+ * (a raw pthread mutex: this is the layer itself) guards the list; it is
+ * taken only when a thread starts or ends and when a dump looks.
+ */
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "lab/diag.h"
+#include "lab/sync_internal.h"
+
+static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
+static lab_thread_info *registry_head;   /* guarded by registry_lock */
+static atomic_int threads_running;      /* created and not yet returned */
+
+void lab_registry_created(void)
+{
+    atomic_fetch_add(&threads_running, 1);
+}
+
+void lab_registry_add(lab_thread_info *t)
+{
+    pthread_mutex_lock(&registry_lock);
+    t->handle = pthread_self();
+    t->prev = NULL;
+    t->next = registry_head;
+    if (registry_head)
+        registry_head->prev = t;
+    registry_head = t;
+    t->registered = true;
+    pthread_mutex_unlock(&registry_lock);
+}
+
+void lab_registry_remove(lab_thread_info *t)
+{
+    pthread_mutex_lock(&registry_lock);
+    if (t->registered) {
+        if (t->prev)
+            t->prev->next = t->next;
+        else
+            registry_head = t->next;
+        if (t->next)
+            t->next->prev = t->prev;
+        t->registered = false;
+    }
+    pthread_mutex_unlock(&registry_lock);
+    if (!t->adopted)
+        atomic_fetch_sub(&threads_running, 1);
+}
+
+int lab_threads_running(void)
+{
+    return atomic_load(&threads_running);
+}
+
+const char *lab_thread_state_name(enum lab_thread_state s)
+{
+    switch (s) {
+    case LAB_THREAD_RUNNING: return "running";
+    case LAB_THREAD_LOCKING: return "waiting for a mutex";
+    case LAB_THREAD_WAITING: return "waiting on a condition variable";
+    case LAB_THREAD_SLEEPING: return "sleeping";
+    }
+    return "?";
+}
+
+static int index_of(lab_thread_info *const *infos, size_t n, const lab_thread_info *t)
+{
+    for (size_t i = 0; i < n; i++)
+        if (infos[i] == t)
+            return (int)i;
+    return -1;
+}
+
+enum { VIEW_MAX_INFOS = 1024 };
+
+size_t lab_threads_view(lab_thread_view *out, size_t max)
+{
+    static lab_thread_info *infos[VIEW_MAX_INFOS];   /* guarded by registry_lock */
+    pthread_mutex_lock(&registry_lock);
+    size_t n = 0;
+    for (lab_thread_info *t = registry_head; t != NULL; t = t->next)
+        if (n < VIEW_MAX_INFOS)
+            infos[n++] = t;
+    size_t total = n;
+    for (size_t i = 0; i < n && i < max; i++) {
+        lab_thread_info *t = infos[i];
+        lab_thread_view *v = &out[i];
+        memset(v, 0, sizeof *v);
+        v->handle = t->handle;
+        v->adopted = t->adopted;
+        snprintf(v->name, sizeof v->name, "%s", t->name);
+        v->state = (enum lab_thread_state)atomic_load(&t->blocked_kind);
+        v->holder = -1;
+        const lab_mutex *m = atomic_load(&t->blocked_on);
+        if (m == NULL || (v->state != LAB_THREAD_LOCKING && v->state != LAB_THREAD_WAITING))
+            continue;
+        snprintf(v->mutex, sizeof v->mutex, "%s", m->name ? m->name : "?");
+        if (v->state != LAB_THREAD_LOCKING)
+            continue;
+        /* A holder that is not in the registry may have exited: never read it. */
+        lab_thread_info *h = atomic_load(&((lab_mutex *)m)->holder);
+        v->holder = index_of(infos, n, h);
+        if (v->holder >= 0)
+            snprintf(v->holder_name, sizeof v->holder_name, "%s", h->name);
+        else if (h != NULL)
+            snprintf(v->holder_name, sizeof v->holder_name, "%s", "a thread outside the lab layer");
+    }
+    pthread_mutex_unlock(&registry_lock);
+    return total;
+}

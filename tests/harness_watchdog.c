@@ -1,0 +1,176 @@
+/*
+ * harness_watchdog.c: turns a hang into a HANG failure within seconds, not a
+ * silent wait for Criterion's timeout. Every call the harness makes into a
+ * Raft (make, start, get_state, snapshot, kill) and every wait on one (for a
+ * crashed server's handlers) is watched: if it has not returned after
+ * WATCH_LIMIT_S seconds, or the test is still running HANG_LIMIT_S seconds
+ * after it began, the watchdog thread prints what every thread is doing
+ * (tests/support/hang_dump.h) and the FAIL HANG line, and ends the process:
+ * a thread stuck inside student code cannot be unwound.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "lab/sync.h"
+#include "tests/harness_internal.h"
+#include "tests/support/hang_dump.h"
+#include "tests/support/test_support.h"
+
+enum {
+    WATCH_LIMIT_S = 10,   /* no call into Raft takes this long unless it is stuck */
+    HANG_GRACE_S = 5,     /* after the 120 s limit, for the main thread to say PERF */
+    MAX_WATCHED = 64,
+};
+
+typedef struct watched_call {
+    bool active;
+    char what[96];         /* "raft_get_state(server 1)" */
+    pthread_t thread;
+    char thread_name[48];
+    int64_t since_ms;
+} watched_call;
+
+static lab_mutex watch_mu;   /* guards everything below */
+static lab_cond watch_cv;    /* a nearer deadline, or stop */
+static watched_call calls[MAX_WATCHED];
+static int64_t test_deadline_ms;
+static int64_t next_wake_ms;
+static bool running, stopping;
+static lab_thread watchdog;
+
+static int64_t watch_limit_ms(void)
+{
+    return test_latency_ms(WATCH_LIMIT_S * 1000LL);
+}
+
+int harness_watch_enter(const char *what, int server)
+{
+    lab_mutex_lock(&watch_mu);
+    int token = -1;
+    for (int k = 0; k < MAX_WATCHED && token < 0; k++)
+        if (!calls[k].active)
+            token = k;
+    if (token >= 0) {
+        watched_call *c = &calls[token];
+        c->active = true;
+        if (server >= 0)
+            snprintf(c->what, sizeof c->what, "%s(server %d)", what, server);
+        else
+            snprintf(c->what, sizeof c->what, "%s", what);
+        c->thread = pthread_self();
+        snprintf(c->thread_name, sizeof c->thread_name, "%s", lab_thread_name());
+        c->since_ms = lab_now_ms();
+        if (running && c->since_ms + watch_limit_ms() < next_wake_ms)
+            lab_cond_signal(&watch_cv);
+    }
+    lab_mutex_unlock(&watch_mu);
+    return token;
+}
+
+void harness_watch_leave(int token)
+{
+    if (token < 0)
+        return;
+    lab_mutex_lock(&watch_mu);
+    calls[token].active = false;
+    lab_mutex_unlock(&watch_mu);
+}
+
+/* watch_mu held: the oldest stuck call, or -1. Sets *wake to the next deadline. */
+static int find_stuck(int64_t now, int64_t *wake)
+{
+    int stuck = -1;
+    *wake = test_deadline_ms;
+    for (int k = 0; k < MAX_WATCHED; k++) {
+        if (!calls[k].active)
+            continue;
+        int64_t due = calls[k].since_ms + watch_limit_ms();
+        if (due <= now && (stuck < 0 || calls[k].since_ms < calls[stuck].since_ms))
+            stuck = k;
+        if (due < *wake)
+            *wake = due;
+    }
+    return stuck;
+}
+
+static _Noreturn void fire(const char *reason)
+{
+    fflush(stdout);
+    printf("--- hang: %s; what every thread is doing:\n", reason);
+    fflush(stdout);
+    hang_dump(STDOUT_FILENO);
+    printf("--- end of hang dump\n");
+    fflush(stdout);
+    harness_report_and_exit("HANG", reason);
+}
+
+static void *watchdog_main(void *arg)
+{
+    (void)arg;
+    lab_mutex_lock(&watch_mu);
+    while (!stopping) {
+        int64_t now = lab_now_ms();
+        int stuck = find_stuck(now, &next_wake_ms);
+        if (stuck >= 0 || now >= test_deadline_ms)
+            break;
+        lab_cond_wait_until(&watch_cv, &watch_mu, next_wake_ms);
+    }
+    if (stopping) {
+        lab_mutex_unlock(&watch_mu);
+        return NULL;
+    }
+    char reason[REASON_LEN], blocked[300] = "", deadlock[300] = "";
+    int64_t now = lab_now_ms();
+    int stuck = find_stuck(now, &next_wake_ms);
+    if (stuck >= 0) {
+        watched_call c = calls[stuck];
+        lab_mutex_unlock(&watch_mu);
+        hang_describe_thread(c.thread, blocked, sizeof blocked);
+        int secs = (int)((now - c.since_ms) / 1000);
+        if (hang_find_deadlock(deadlock, sizeof deadlock))
+            snprintf(reason, sizeof reason, "%s did not return within %d s; %s", c.what, secs, deadlock);
+        else if (blocked[0])
+            snprintf(reason, sizeof reason, "%s did not return within %d s; thread '%s' %s", c.what,
+                     secs, c.thread_name, blocked);
+        else
+            snprintf(reason, sizeof reason, "%s did not return within %d s", c.what, secs);
+    } else {
+        lab_mutex_unlock(&watch_mu);
+        snprintf(reason, sizeof reason, "test still running %d s after it began (limit %d s)",
+                 HARNESS_TEST_LIMIT_S + HANG_GRACE_S, HARNESS_TEST_LIMIT_S);
+    }
+    fire(reason);
+}
+
+void harness_watchdog_start(void)
+{
+    static bool initialised;
+    if (!initialised) {
+        lab_mutex_init(&watch_mu, "watchdog");
+        lab_cond_init(&watch_cv);
+        initialised = true;
+    }
+    hang_dump_init();
+    lab_mutex_lock(&watch_mu);
+    test_deadline_ms = lab_now_ms() + test_latency_ms((HARNESS_TEST_LIMIT_S + HANG_GRACE_S) * 1000LL);
+    next_wake_ms = test_deadline_ms;
+    running = true;
+    stopping = false;
+    lab_mutex_unlock(&watch_mu);
+    lab_thread_create(&watchdog, "watchdog", watchdog_main, NULL);
+}
+
+void harness_watchdog_stop(void)
+{
+    lab_mutex_lock(&watch_mu);
+    if (!running) {
+        lab_mutex_unlock(&watch_mu);
+        return;
+    }
+    stopping = true;
+    running = false;
+    lab_cond_signal(&watch_cv);
+    lab_mutex_unlock(&watch_mu);
+    lab_thread_join(&watchdog);
+}
