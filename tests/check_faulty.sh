@@ -21,6 +21,7 @@ check_one() {   # name vars test class max_seconds
     # Keep the old file (and its object) when nothing changed.
     if cmp -s "$dir/raft.c.new" "$dir/raft.c"; then rm -f "$dir/raft.c.new"; else mv "$dir/raft.c.new" "$dir/raft.c"; fi
     [ "$vars" = "-" ] && vars=""
+    vars=$(echo "$vars" | tr ',' ' ')
     log=$dir/run.log
     part=$(echo "$test" | sed 's|^raft\(2[ABCD]\)/.*|\1|')
     only=${test#*/}
@@ -43,6 +44,9 @@ check_one() {   # name vars test class max_seconds
         problem="took ${took}s, more than its bound of ${bound}s"
     elif [ "$class" = HANG ] && ! grep -q '^--- hang: ' "$log"; then
         problem="HANG without a dump of the threads"
+    elif echo "$vars" | grep -q 'LAB_HANG_DUMP=inprocess' &&
+         ! grep -q '^stacks (from inside the process)' "$log"; then
+        problem="LAB_HANG_DUMP=inprocess, but no stacks taken from inside the process"
     elif [ "$class" = CRASH ] && ! grep -q '^--- crash: ' "$log"; then
         problem="CRASH without the crashing thread's stack"
     fi

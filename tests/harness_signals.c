@@ -132,8 +132,9 @@ static void on_exit_during_test(void)
     fflush(stdout);
     backtrace_print(STDOUT_FILENO, frames, n, where, sizeof where);
     sbuf r = {reason, sizeof reason, 0};
-    sbuf_str(&r, "exit() was called before the test finished");
+    sbuf_str(&r, "exit() was called");
     say_where(&r, where);
+    sbuf_str(&r, ", before the test finished");
     harness_report_and_exit("EXIT", reason);
 }
 
