@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "tests/harness_internal.h"
+#include "tests/support/backtrace.h"
 
 void harness_sanitizers_install(void);
 
@@ -52,14 +53,12 @@ static void on_sanitizer_death(void)
 #ifdef LAB_TSAN
 static void where_is(void *pc, char *out, size_t n)
 {
-    char raw[400], cwd[256];
+    char raw[400];
     __sanitizer_symbolize_pc(pc, "%f (%s:%l)", raw, sizeof raw);
-    if (getcwd(cwd, sizeof cwd - 1) != NULL) {
-        strcat(cwd, "/");
-        char *at = strstr(raw, cwd);
-        if (at)
-            memmove(at, at + strlen(cwd), strlen(at + strlen(cwd)) + 1);
-    }
+    const char *cwd = backtrace_cwd_prefix();
+    char *at = cwd[0] ? strstr(raw, cwd) : NULL;
+    if (at)
+        memmove(at, at + strlen(cwd), strlen(at + strlen(cwd)) + 1);
     size_t len = strlen(raw) < n - 1 ? strlen(raw) : n - 1;
     memcpy(out, raw, len);
     out[len] = '\0';
@@ -131,10 +130,10 @@ static void first_frame(const char *report, char *out, size_t n)
         if (space == NULL)
             continue;
         *space = '\0';
-        char *file = space + 1, cwd[256];
-        if (getcwd(cwd, sizeof cwd - 1) != NULL && strncmp(file, cwd, strlen(cwd)) == 0 &&
-            file[strlen(cwd)] == '/')
-            file += strlen(cwd) + 1;
+        char *file = space + 1;
+        const char *cwd = backtrace_cwd_prefix();
+        if (cwd[0] && strncmp(file, cwd, strlen(cwd)) == 0)
+            file += strlen(cwd);
         snprintf(out, n, "%s (%s)", frame, file);
         return;
     }

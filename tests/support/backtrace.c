@@ -91,7 +91,7 @@ void sbuf_write(int fd, const char *s)
 
 /* ---- setup ---------------------------------------------------------------- */
 
-static bool find_in_path(const char *name, char *out, size_t n)
+bool backtrace_find_program(const char *name, char *out, size_t n)
 {
     const char *path = getenv("PATH");
     if (path == NULL)
@@ -123,9 +123,9 @@ void backtrace_init(void)
     if (n > 0)
         exe_path[n] = '\0';
     exe_is_pie = exe_base != NULL && ((const Elf64_Ehdr *)exe_base)->e_type == ET_DYN; /* e_type: same place in 32 and 64 bits */;
-    find_in_path("addr2line", symboliser, sizeof symboliser);
+    backtrace_find_program("addr2line", symboliser, sizeof symboliser);
 #elif defined(__APPLE__)
-    find_in_path("atos", symboliser, sizeof symboliser);
+    backtrace_find_program("atos", symboliser, sizeof symboliser);
 #endif
     if (getcwd(cwd_prefix, sizeof cwd_prefix - 1) != NULL)
         strcat(cwd_prefix, "/");
@@ -219,6 +219,11 @@ static bool run_symboliser(void *const *pcs, int n, char *out, size_t cap)
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
         ;
     return len > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+const char *backtrace_cwd_prefix(void)
+{
+    return cwd_prefix;
 }
 
 static const char *short_path(const char *s)

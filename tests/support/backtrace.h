@@ -8,6 +8,7 @@
 #ifndef TESTS_SUPPORT_BACKTRACE_H
 #define TESTS_SUPPORT_BACKTRACE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 enum { BACKTRACE_MAX_FRAMES = 48 };
@@ -15,6 +16,13 @@ enum { BACKTRACE_MAX_FRAMES = 48 };
 /* Once, before any use from a signal handler: finds the executable and the
  * symboliser, and warms up backtrace() (its first call may allocate). */
 void backtrace_init(void);
+
+/* The full path of an executable found on $PATH, into out; false if none. */
+bool backtrace_find_program(const char *name, char *out, size_t n);
+
+/* The working directory with a trailing '/' ("" if unknown), which reports
+ * cut from file names; set by backtrace_init. */
+const char *backtrace_cwd_prefix(void);
 
 /* The calling thread's return addresses; skips the first skip frames. */
 int backtrace_capture(void **frames, int max, int skip);

@@ -41,19 +41,6 @@ static void on_capture_signal(int sig)
     errno = saved;
 }
 
-static void find_gdb(void)
-{
-    const char *path = getenv("PATH");
-    for (path = path ? path : "/usr/bin"; *path;) {
-        size_t len = strcspn(path, ":");
-        snprintf(gdb_path, sizeof gdb_path, "%.*s/gdb", (int)len, path);
-        if (len > 0 && access(gdb_path, X_OK) == 0)
-            return;
-        path += len + (path[len] == ':');
-    }
-    gdb_path[0] = '\0';
-}
-
 void hang_dump_init(void)
 {
     static bool done;
@@ -61,7 +48,7 @@ void hang_dump_init(void)
         return;
     done = true;
     backtrace_init();
-    find_gdb();
+    backtrace_find_program("gdb", gdb_path, sizeof gdb_path);
     if (pipe(capture_pipe) == 0) {
         struct sigaction sa;
         memset(&sa, 0, sizeof sa);
@@ -250,12 +237,8 @@ static bool dump_with_gdb(int fd, size_t n)
     text[len > 0 ? len : 0] = '\0';
     if (strstr(text, "\nThread ") == NULL && strncmp(text, "Thread ", 7) != 0)
         return false;   /* could not attach (ptrace not permitted), or no threads */
-    char cwd[1024];
-    size_t cwd_len = 0;
-    if (getcwd(cwd, sizeof cwd - 1) != NULL) {
-        strcat(cwd, "/");
-        cwd_len = strlen(cwd);
-    }
+    const char *cwd = backtrace_cwd_prefix();
+    size_t cwd_len = strlen(cwd);
     sbuf_write(fd, "stacks (gdb):\n");
     for (char *line = text; *line;) {
         char *end = strchr(line, '\n');
