@@ -70,7 +70,14 @@ bool lab_cond_wait_until(lab_cond *c, lab_mutex *m, int64_t deadline_ms);
 void lab_cond_signal(lab_cond *c);
 void lab_cond_broadcast(lab_cond *c);
 
-/* Time. */
+/*
+ * Time. LAB_TIME_DILATION=k in the environment (read once; default 1) runs
+ * every clock, sleep and timed wait of this layer k times slower than real
+ * time, so a whole program keeps its timing under a tool that slows it down
+ * (make VALGRIND=1 sets it for the Raft suites): a 100 ms sleep takes k*100
+ * real ms, and lab_now_ms() advances 1 ms per k real ms.
+ */
+int lab_time_dilation(void);
 int64_t lab_now_ms(void);       /* monotonic milliseconds */
 int64_t lab_now_us(void);       /* monotonic microseconds */
 void lab_sleep_ms(int64_t ms);

@@ -58,6 +58,15 @@
 #define HARNESS_CPU_FRACTION        0.5   /* of one core, over a whole test */
 #define HARNESS_CPU_MIN_S           1.0   /* below this, no CPU verdict */
 
+/* Criterion's per-test timeout: a backstop behind the watchdog, which ends a
+ * test at 125 s (lab clock) plus its dump. Under valgrind the suites run with
+ * LAB_TIME_DILATION=LAB_VALGRIND_DILATION (Makefile): real time stretches. */
+#if defined(LAB_VALGRIND_CHECK) && LAB_VALGRIND_CHECK && defined(LAB_VALGRIND_DILATION)
+#define HARNESS_SUITE_TIMEOUT_S     (150 * LAB_VALGRIND_DILATION)
+#else
+#define HARNESS_SUITE_TIMEOUT_S     150
+#endif
+
 /* n_committed/wait: the committed command does not decode as an int64. */
 #define HARNESS_NOT_INT INT64_MIN
 

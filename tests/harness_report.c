@@ -277,9 +277,13 @@ ReportHook(POST_SUITE)(struct criterion_suite_stats *stats)
     const char *part = stats->suite->name;
     if (strncmp(part, "raft", 4) == 0)
         part += 4;
-    printf("%s: %zu passed, %zu failed in %.1f s wall, %.1f s CPU\n", part, passed, failed,
-           (double)(lab_now_ms() - part_start_ms) / 1000.0,
+    int k = lab_time_dilation();   /* the summary is in real seconds */
+    printf("%s: %zu passed, %zu failed in %.1f s wall, %.1f s CPU", part, passed, failed,
+           (double)(lab_now_ms() - part_start_ms) * k / 1000.0,
            lab_children_cpu_seconds() - part_start_cpu);
+    if (k > 1)
+        printf(" (in slow motion: LAB_TIME_DILATION=%d; test times are on the slowed clock)", k);
+    printf("\n");
     fflush(stdout);
 }
 

@@ -7,6 +7,10 @@
  * after it began, the watchdog thread prints what every thread is doing
  * (tests/support/hang_dump.h) and the FAIL HANG line, and ends the process:
  * a thread stuck inside student code cannot be unwound.
+ *
+ * It also ends the test process when the Criterion runner that forked it is
+ * gone (killed by `timeout` or by the grader): the worker is a session
+ * leader, out of reach of a kill of the runner's process group.
  */
 #include <stdio.h>
 #include <string.h>
@@ -20,6 +24,7 @@
 enum {
     WATCH_LIMIT_S = 10,   /* no call into Raft takes this long unless it is stuck */
     HANG_GRACE_S = 5,     /* after the 120 s limit, for the main thread to say PERF */
+    ORPHAN_POLL_MS = 500, /* how often to look whether the runner is still there */
     MAX_WATCHED = 64,
 };
 
@@ -38,6 +43,7 @@ static int64_t test_deadline_ms;
 static int64_t next_wake_ms;
 static bool running, stopping;
 static lab_thread watchdog;
+static pid_t runner_pid;     /* our parent when the test began */
 
 static int64_t watch_limit_ms(void)
 {
@@ -114,7 +120,10 @@ static void *watchdog_main(void *arg)
         int stuck = find_stuck(now, &next_wake_ms);
         if (stuck >= 0 || now >= test_deadline_ms)
             break;
-        lab_cond_wait_until(&watch_cv, &watch_mu, next_wake_ms);
+        if (getppid() != runner_pid)
+            _exit(HARNESS_EXIT_REPORTED);   /* nobody is left to read a report */
+        int64_t poll_at = now + ORPHAN_POLL_MS;
+        lab_cond_wait_until(&watch_cv, &watch_mu, next_wake_ms < poll_at ? next_wake_ms : poll_at);
     }
     if (stopping) {
         lab_mutex_unlock(&watch_mu);
@@ -155,6 +164,7 @@ void harness_watchdog_start(void)
     lab_mutex_lock(&watch_mu);
     test_deadline_ms = lab_now_ms() + test_latency_ms((HARNESS_TEST_LIMIT_S + HANG_GRACE_S) * 1000LL);
     next_wake_ms = test_deadline_ms;
+    runner_pid = getppid();
     running = true;
     stopping = false;
     lab_mutex_unlock(&watch_mu);

@@ -10,7 +10,7 @@
 #include "tests/harness.h"
 #include "tests/support/test_support.h"
 
-TestSuite(raft2A, .timeout = 150, .fini = test_check_leaks);
+TestSuite(raft2A, .timeout = HARNESS_SUITE_TIMEOUT_S, .fini = test_check_leaks);
 
 /*
  * Is a leader elected, do all agree on its term, and does it stay leader

@@ -13,7 +13,7 @@
 #include "tests/harness.h"
 #include "tests/support/test_support.h"
 
-TestSuite(raft2B, .timeout = 150, .fini = test_check_leaks);
+TestSuite(raft2B, .timeout = HARNESS_SUITE_TIMEOUT_S, .fini = test_check_leaks);
 
 /* Go's %v of a []int: "[1 2 3]". */
 static void format_list(char *buf, size_t n, const int64_t *v, int count)

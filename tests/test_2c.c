@@ -11,7 +11,7 @@
 #include "tests/harness.h"
 #include "tests/support/test_support.h"
 
-TestSuite(raft2C, .timeout = 150, .fini = test_check_leaks);
+TestSuite(raft2C, .timeout = HARNESS_SUITE_TIMEOUT_S, .fini = test_check_leaks);
 
 /*
  * Restart everyone, then the leader, then a follower, between agreements.

@@ -10,7 +10,7 @@
 #include "tests/harness.h"
 #include "tests/support/test_support.h"
 
-TestSuite(raft2D, .timeout = 150, .fini = test_check_leaks);
+TestSuite(raft2D, .timeout = HARNESS_SUITE_TIMEOUT_S, .fini = test_check_leaks);
 
 /*
  * The original's snapcommon: 30 rounds in which a victim (every third round

@@ -182,13 +182,16 @@ static void print_gdb_line(int fd, const char *line, size_t n, const char *cwd, 
     sbuf_write(fd, out);
 }
 
+/* gdb cannot attach to a program running under valgrind. */
+#if defined(LAB_VALGRIND_CHECK) && LAB_VALGRIND_CHECK
+enum { UNDER_VALGRIND = 1 };
+#else
+enum { UNDER_VALGRIND = 0 };
+#endif
+
 static bool dump_with_gdb(int fd, size_t n)
 {
-#if defined(LAB_VALGRIND_CHECK) && LAB_VALGRIND_CHECK
-    (void)fd, (void)n;
-    return false;   /* gdb cannot attach to a program running under valgrind */
-#else
-    if (gdb_path[0] == '\0')
+    if (UNDER_VALGRIND || gdb_path[0] == '\0')
         return false;
 #ifdef __linux__
     prctl(PR_SET_PTRACER, PR_SET_PTRACER_ANY, 0, 0, 0);   /* Yama: let our child attach */
@@ -250,7 +253,6 @@ static bool dump_with_gdb(int fd, size_t n)
         line = end + 1;
     }
     return true;
-#endif
 }
 
 /* ---- stacks from inside ----------------------------------------------------- */
