@@ -79,7 +79,7 @@ endif
 # makes sure nothing can hang a make target.
 FRAMEWORK_LIMIT ?= 600
 
-.PHONY: all deps test-framework check check-faulty check-grading check-tools stress print-raft-bin bench clean test-2A test-2B test-2C test-2D test-raft
+.PHONY: all deps test-framework check check-faulty check-grading check-tools stress handout check-handout print-raft-bin bench clean test-2A test-2B test-2C test-2D test-raft
 
 all: $(LIB) $(BENCH_BIN) $(UNIT_BIN)
 
@@ -92,7 +92,7 @@ $(LIB): $(LIB_OBJS)
 	rm -f $@
 	ar rcs $@ $^
 
-$(UNIT_BIN): deps $(UNIT_OBJS) $(TEST_SHIM) $(LIB)
+$(UNIT_BIN): $(UNIT_OBJS) $(TEST_SHIM) $(LIB) | deps
 	$(CC) $(LDFLAGS) -o $@ $(UNIT_OBJS) $(TEST_SHIM) $(LIB) $(CRITERION_LIBS) $(LDLIBS)
 
 $(BENCH_BIN): $(BUILD)/tests/bench/bench_labrpc.o $(LIB)
@@ -114,12 +114,12 @@ RAFT_TEST_SRCS := tests/harness.c tests/harness_apply.c tests/harness_check.c te
 RAFT_TEST_OBJS := $(RAFT_TEST_SRCS:%.c=$(BUILD)/%.o)
 RAFT_IMPL_OBJ  := $(BUILD)/$(RAFT)/raft.o
 RAFT_BIN       := $(BUILD)/raft-tests-$(subst /,-,$(RAFT))
-HAVE_SUITES    := $(wildcard tests/harness.c)
 # ONLY=<test> runs one test of the part, e.g. make test-2B ONLY=t10_count.
 ONLY ?= *
 # An outer limit per part, behind the harness's watchdog (a hang ends a test
 # after 10 s, a slow test after 120 s; with its stack dump, 150 s at most)
-# and Criterion's timeout (150 s per test): 150 s per test, plus a minute.
+# and Criterion's timeout (150 s per test): 150 s per test, plus a minute;
+# times the slow-motion factor under VALGRIND=1.
 PART_LIMIT_2A := 510
 PART_LIMIT_2B := 1560
 PART_LIMIT_2C := 1260
@@ -127,10 +127,9 @@ PART_LIMIT_2D := 1110
 PART_DILATION ?= 1
 RUN_PART = $(SAN_ENV) $(RAFT_VALGRIND_ENV) $(TIMEOUT) -k 10 $$(($(PART_LIMIT_$(1)) * $(PART_DILATION))) $(RUN_PREFIX) $(RAFT_BIN) --filter 'raft$(1)/$(ONLY)' -j1 $(CRITERION_FLAGS)
 
-ifneq ($(HAVE_SUITES),)
 all: $(RAFT_BIN)
 
-$(RAFT_BIN): deps $(RAFT_TEST_OBJS) $(RAFT_IMPL_OBJ) $(TEST_SHIM) $(BUILD)/tests/support/test_support.o $(LIB)
+$(RAFT_BIN): $(RAFT_TEST_OBJS) $(RAFT_IMPL_OBJ) $(TEST_SHIM) $(BUILD)/tests/support/test_support.o $(LIB) | deps
 	$(CC) $(LDFLAGS) -o $@ $(RAFT_TEST_OBJS) $(RAFT_IMPL_OBJ) $(TEST_SHIM) $(BUILD)/tests/support/test_support.o $(LIB) $(CRITERION_LIBS) $(LDLIBS)
 
 test-2A test-2B test-2C test-2D: $(RAFT_BIN)
@@ -142,17 +141,19 @@ print-raft-bin:
 
 test-raft: $(RAFT_BIN)
 	$(call RUN_PART,2A) && $(call RUN_PART,2B) && $(call RUN_PART,2C) && $(call RUN_PART,2D)
-else
-# Until the Raft suites land, the lab targets run the framework's tests.
-test-2A test-2B test-2C test-2D test-raft: test-framework
-endif
 
-# The framework's tests, every part against the reference solution, and the
-# skeleton's expected failure.
+# The framework's tests, every part against the reference solution, the
+# skeleton's expected failure, the handout, and the tools' tests. Needs the
+# reference solution: in the students' handout it says so and stops.
+HAVE_SOLUTION := $(wildcard solution/raft.c)
 check: test-framework
-ifneq ($(HAVE_SUITES),)
+ifeq ($(HAVE_SOLUTION),)
+	@echo "make check needs the reference solution (solution/raft.c), which the handout does not have; make test-framework runs the framework's own tests"; exit 1
+else
 	$(MAKE) --no-print-directory test-raft RAFT=solution
 	sh tests/check_skeleton.sh
+	sh tests/check_handout.sh
+	$(MAKE) --no-print-directory check-tools
 endif
 
 # Each faulty implementation in tests/faulty/ fails as it should (instructors, CI).
@@ -162,6 +163,14 @@ check-faulty:
 # The grading script's self-tests: reference, skeleton, two faulty ones, JSON.
 check-grading:
 	sh tests/check_grading.sh
+
+# The student tree as a tarball, without the solution (build/raftlab-handout.tar.gz),
+# and its check: it unpacks, builds and fails 2A as a skeleton should.
+handout:
+	sh tools/make-handout.sh
+
+check-handout:
+	sh tests/check_handout.sh
 
 # tools/raftlog's tests.
 check-tools:

@@ -1,0 +1,54 @@
+#!/bin/sh
+# check_handout.sh: `make handout` must give students a tree that builds and
+# fails part 2A as the skeleton should, with no reference code inside: no
+# solution/, no faulty variants of it, and no line of solution/raft.c that
+# the skeleton does not also have.
+# Usage: tests/check_handout.sh
+set -u
+fail() { echo "check_handout: $*" >&2; exit 1; }
+
+tarball=build/raftlab-handout.tar.gz
+sh tools/make-handout.sh "$tarball" >/dev/null || fail "make-handout.sh failed"
+dir=$(mktemp -d)
+trap 'rm -rf "$dir"' EXIT
+tar -C "$dir" -xzf "$tarball" || fail "cannot unpack $tarball"
+tree=$dir/raftlab
+[ -f "$tree/raft/raft.c" ] || fail "no raft/raft.c in the handout"
+cmp -s "$tree/raft/raft.c" raft/raft.c || fail "raft/raft.c in the handout is not the skeleton"
+
+for p in solution tests/faulty tests/check_faulty.sh tests/check_grading.sh .ci; do
+    [ -e "$tree/$p" ] && fail "the handout contains $p"
+done
+leaked=$(find "$tree" -name '*.patch' -o -name '*solution*' | head -3)
+[ -z "$leaked" ] || fail "the handout contains $leaked"
+
+# Reference-only lines: the substantial lines of solution/raft.c that no
+# file of the framework has (whole lines, blanks trimmed). No file of the
+# handout may have one, except the skeleton, which shares a few (the API's
+# signatures, its RequestVote example) and may share at most a tenth.
+work=$(mktemp -d)
+trap 'rm -rf "$dir" "$work"' EXIT
+trim() { sed 's/^[[:space:]]*//; s/[[:space:]]*$//' "$@"; }
+trim solution/raft.c | awk 'length($0) >= 30' | sort -u >"$work/reference"
+git ls-files | grep -v -e '^solution/' -e '^tests/faulty/' -e '^raft/raft.c$' |
+    while IFS= read -r f; do [ -f "$f" ] && trim "$f"; done | sort -u >"$work/framework"
+comm -23 "$work/reference" "$work/framework" >"$work/reference_only"
+total=$(wc -l <"$work/reference_only")
+[ "$total" -gt 100 ] || fail "only $total reference-only lines to look for: is solution/raft.c the reference?"
+find "$tree" -type f | while IFS= read -r f; do
+    shared=$(trim "$f" | sort -u | comm -12 "$work/reference_only" - | wc -l)
+    case $f in
+    "$tree/raft/raft.c") limit=$((total / 10)) ;;
+    *) limit=0 ;;
+    esac
+    if [ "$shared" -gt "$limit" ]; then
+        echo "check_handout: ${f#"$tree"/} has $shared lines of the reference solution (at most $limit allowed), e.g.:" >&2
+        trim "$f" | sort -u | comm -12 "$work/reference_only" - | head -3 | sed 's/^/    /' >&2
+        exit 1
+    fi
+done || exit 1
+skeleton_shared=$(trim raft/raft.c | sort -u | comm -12 "$work/reference_only" - | wc -l)
+
+# It builds and fails 2A as a skeleton should, on its own.
+(cd "$tree" && sh tests/check_skeleton.sh) || fail "the unpacked handout does not build and fail 2A as a skeleton should"
+echo "check_handout: $tarball: $(tar -tzf "$tarball" | grep -vc '/$') files, no reference code (of $total reference-only lines, the skeleton has $skeleton_shared, the rest none), builds and fails 2A as it should"

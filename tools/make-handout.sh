@@ -1,0 +1,56 @@
+#!/bin/sh
+# make-handout.sh: packs the student tree into build/raftlab-handout.tar.gz
+# (make handout). It takes the files git tracks, as they are in the working
+# tree, minus what students must not see: the reference solution, the faulty
+# implementations derived from it, the instructors' checks and CI. The
+# skeleton raft/raft.c is what students get; README.md is replaced by the
+# students' short one (tools/handout-README.md).
+# Usage: tools/make-handout.sh [output.tar.gz]
+set -eu
+out=${1:-build/raftlab-handout.tar.gz}
+top=raftlab
+
+# Instructors only. Each line is a path or a directory prefix.
+excluded='
+solution/
+tests/faulty/
+tests/check_faulty.sh
+tests/check_grading.sh
+tests/check_handout.sh
+tools/make-handout.sh
+tools/handout-README.md
+.ci/
+README.md
+'
+
+command -v git >/dev/null 2>&1 && git rev-parse --show-toplevel >/dev/null 2>&1 || {
+    echo "make-handout: run this inside the raftlab git repository" >&2
+    exit 1
+}
+cd "$(git rev-parse --show-toplevel)"
+
+stage=$(mktemp -d)
+trap 'rm -rf "$stage"' EXIT
+mkdir -p "$stage/$top"
+
+is_excluded() {
+    for e in $excluded; do
+        case $1 in "$e"|"$e"*) return 0 ;; esac
+    done
+    return 1
+}
+
+n=0
+for f in $(git ls-files); do
+    [ -e "$f" ] || continue            # deleted in the working tree
+    is_excluded "$f" && continue
+    mkdir -p "$stage/$top/$(dirname "$f")"
+    cp -p "$f" "$stage/$top/$f"
+    n=$((n + 1))
+done
+cp tools/handout-README.md "$stage/$top/README.md"
+
+mkdir -p "$(dirname "$out")"
+tar -C "$stage" -czf "$out.tmp" "$top"
+mv "$out.tmp" "$out"
+echo "make-handout: $out ($((n + 1)) files; no solution/, tests/faulty/, instructors' checks or CI)"
