@@ -79,7 +79,7 @@ endif
 # makes sure nothing can hang a make target.
 FRAMEWORK_LIMIT ?= 600
 
-.PHONY: all deps test-framework check check-faulty check-grading check-tools stress handout check-handout print-raft-bin bench clean test-2A test-2B test-2C test-2D test-raft
+.PHONY: all deps test-framework check check-faulty check-tools handout check-handout print-raft-bin bench clean test-2A test-2B test-2C test-2D test-raft
 
 all: $(LIB) $(BENCH_BIN) $(UNIT_BIN)
 
@@ -160,10 +160,6 @@ endif
 check-faulty:
 	sh tests/check_faulty.sh
 
-# The grading script's self-tests: reference, skeleton, two faulty ones, JSON.
-check-grading:
-	sh tests/check_grading.sh
-
 # The student tree as a tarball, without the solution (build/raftlab-handout.tar.gz),
 # and its check: it unpacks, builds and fails 2A as a skeleton should.
 handout:
@@ -176,13 +172,6 @@ check-handout:
 check-tools:
 	python3 -m unittest discover -s tests/tools -p 'test_*.py'
 
-# Run tests many times to find a rare failure (students): T is a part (2C)
-# or a test pattern (2C/t05*), N runs of each, J at once.
-T ?= 2A
-N ?= 20
-J ?= 4
-stress:
-	python3 tools/stress $(T) -n $(N) -j $(J) --raft $(RAFT)
 
 clean:
 	rm -rf build
