@@ -23,14 +23,15 @@ leaked=$(find "$tree" -name '*.patch' -o -name '*solution*' | head -3)
 [ -z "$leaked" ] || fail "the handout contains $leaked"
 
 # Reference-only lines: the substantial lines of solution/raft.c that no
-# file of the framework has (whole lines, blanks trimmed). No file of the
+# file of the framework has (whole lines, blanks trimmed; the documents do
+# not count, so that code pasted into HANDOUT.md is caught). No file of the
 # handout may have one, except the skeleton, which shares a few (the API's
 # signatures, its RequestVote example) and may share at most a tenth.
 work=$(mktemp -d)
 trap 'rm -rf "$dir" "$work"' EXIT
 trim() { sed 's/^[[:space:]]*//; s/[[:space:]]*$//' "$@"; }
 trim solution/raft.c | awk 'length($0) >= 30' | sort -u >"$work/reference"
-git ls-files | grep -v -e '^solution/' -e '^tests/faulty/' -e '^raft/raft.c$' |
+git ls-files | grep -v -e '^solution/' -e '^tests/faulty/' -e '^raft/raft.c$' -e '\.md$' |
     while IFS= read -r f; do [ -f "$f" ] && trim "$f"; done | sort -u >"$work/framework"
 comm -23 "$work/reference" "$work/framework" >"$work/reference_only"
 total=$(wc -l <"$work/reference_only")
