@@ -83,7 +83,9 @@ FRAMEWORK_LIMIT ?= 600
 
 all: $(LIB) $(BENCH_BIN) $(UNIT_BIN)
 
-$(BUILD)/%.o: %.c
+# Every object waits for `deps`: the tests' sources include Criterion's
+# headers, which a fresh machine gets from `deps` on the first make.
+$(BUILD)/%.o: %.c | deps
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(CRITERION_CFLAGS) -MMD -MP -c $< -o $@
 
