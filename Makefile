@@ -79,7 +79,7 @@ endif
 # makes sure nothing can hang a make target.
 FRAMEWORK_LIMIT ?= 600
 
-.PHONY: all deps test-framework check check-faulty check-tools handout check-handout print-raft-bin bench clean test-2A test-2B test-2C test-2D test-raft
+.PHONY: all deps test-framework check check-faulty check-tools check-grading handout check-handout raft-bin print-raft-bin stress bench clean test-2A test-2B test-2C test-2D test-raft
 
 all: $(LIB) $(BENCH_BIN) $(UNIT_BIN)
 
@@ -137,9 +137,18 @@ $(RAFT_BIN): $(RAFT_TEST_OBJS) $(RAFT_IMPL_OBJ) $(TEST_SHIM) $(BUILD)/tests/supp
 test-2A test-2B test-2C test-2D: $(RAFT_BIN)
 	$(call RUN_PART,$(@:test-%=%))
 
-# For tools (grading/grade, tools/stress): where the test binary of RAFT is.
+# For tools (grading/grade, tools/stress): build the test binary of RAFT, and say where it is.
+raft-bin: $(RAFT_BIN)
+
 print-raft-bin:
 	@echo $(RAFT_BIN)
+
+# Many runs of tests, J at once: make stress T=2C N=200 J=8 (tools/stress).
+T ?= 2A
+N ?= 100
+J ?= 4
+stress:
+	@python3 tools/stress '$(T)' -n '$(N)' -j '$(J)' --raft '$(RAFT)'
 
 test-raft: $(RAFT_BIN)
 	$(call RUN_PART,2A) && $(call RUN_PART,2B) && $(call RUN_PART,2C) && $(call RUN_PART,2D)

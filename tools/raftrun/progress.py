@@ -1,0 +1,67 @@
+"""Progress of many runs: on a terminal, one bar redrawn in place (runs
+done of all, failures so far, elapsed time, ETA); otherwise plain lines:
+each failure as it happens and a line every tenth of the way."""
+import sys
+import time
+
+
+def _clock(seconds):
+    seconds = int(seconds)
+    if seconds >= 3600:
+        return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+    return f"{seconds // 60}m{seconds % 60:02d}s"
+
+
+class Progress:
+    def __init__(self, total, stream=None, label="runs"):
+        self.total, self.done, self.failed = total, 0, 0
+        self.stream = stream or sys.stderr
+        self.label = label
+        self.start = time.monotonic()
+        self.tty = self.stream.isatty()
+        self.next_plain = max(1, total // 10)
+
+    def advance(self, outcome):
+        self.done += 1
+        if not outcome.passed:
+            self.failed += 1
+            self._line(f"  {outcome.fail_line()}")
+        if self.tty:
+            self._draw()
+        elif self.done >= self.next_plain or self.done == self.total:
+            self.next_plain += max(1, self.total // 10)
+            self._line(self._status())
+
+    def tick(self):
+        if self.tty:
+            self._draw()
+
+    def finish(self, interrupted):
+        if self.tty:
+            self.stream.write("\r\033[K")
+        if interrupted:
+            self._line(f"interrupted: {self.done} of {self.total} {self.label} finished")
+        self.stream.flush()
+
+    def _status(self):
+        elapsed = time.monotonic() - self.start
+        eta = "?"
+        if self.done:
+            eta = _clock(elapsed / self.done * (self.total - self.done))
+        return (f"{self.done}/{self.total} {self.label}, {self.failed} failed, "
+                f"{_clock(elapsed)} elapsed, ETA {eta}")
+
+    def _draw(self):
+        width = 30
+        filled = width * self.done // max(1, self.total)
+        bar = "#" * filled + "." * (width - filled)
+        self.stream.write(f"\r\033[K[{bar}] {self._status()}")
+        self.stream.flush()
+
+    def _line(self, text):
+        if self.tty:
+            self.stream.write("\r\033[K")
+        self.stream.write(text + "\n")
+        if self.tty:
+            self._draw()
+        self.stream.flush()

@@ -1,0 +1,165 @@
+"""One run of one test, in its own process: its outcome and why.
+
+The test binary is run with --filter for the one test, SEED set (so every
+run, failed or not, can be replayed), the limits of limits.py, and a wall
+clock limit behind the harness's own (120 s per test, a watchdog for
+hangs, Criterion's 150-s timeout): past it the whole process tree is
+killed and the run is a HANG. Its output goes to a log file; the outcome
+comes from the harness's one FAIL line, or, when the process died without
+one, from how it ended.
+"""
+import os
+import re
+import signal
+import subprocess
+import threading
+import time
+from dataclasses import dataclass, field
+
+from . import catalog, limits as limits_mod
+
+# The harness fails a test at 120 s, its watchdog at 125 s, Criterion at
+# 150 s; a run still going at 160 s is stuck beyond all of them.
+DEFAULT_WALL_SECONDS = 160
+
+CLASSES = ("SAFETY", "LIVENESS", "PERF", "CRASH", "HANG", "EXIT", "RACE", "MEMORY", "LEAK", "LIMIT")
+
+FAIL_LINE = re.compile(r"^FAIL ([A-Z]+): (\S+): (.*?)(?: \(SEED=(\d+)\))?\s*$")
+PASSED_LINE = re.compile(r"^\s*\.\.\. Passed --\s+(\S+)")
+BANNER = re.compile(r"^Test \((2[A-D])\): (.*?) \.\.\.\s*$")
+
+# Variables of the caller's environment a run keeps; everything else (VERBOSE,
+# SAN options, time dilation, LAB_* overrides) could change the outcome.
+KEPT_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "USER", "LOGNAME")
+
+
+@dataclass
+class Outcome:
+    test: str
+    seed: int
+    passed: bool
+    cls: str = ""            # one of CLASSES when not passed
+    reason: str = ""
+    wall_seconds: float = 0.0
+    cpu_seconds: float = 0.0
+    title: str = ""          # the banner's words: "initial election"
+    log_path: str = ""
+    extra: dict = field(default_factory=dict)
+
+    def fail_line(self):
+        return f"FAIL {self.cls}: raft{self.test}: {self.reason} (SEED={self.seed})"
+
+    def replay_command(self):
+        part, name = self.test.split("/", 1)
+        return f"SEED={self.seed} make test-{part} ONLY={name}"
+
+
+class Runner:
+    """Runs tests of one binary; safe to use from several threads."""
+
+    def __init__(self, binary, limits=None, wall_seconds=DEFAULT_WALL_SECONDS, sandbox=None,
+                 env=None):
+        self.binary = binary
+        self.limits = limits or limits_mod.Limits()
+        self.wall_seconds = wall_seconds
+        self.sandbox = sandbox if sandbox is not None else limits_mod.sandbox_prefix(self.limits.isolate_network)
+        self.env = {k: os.environ[k] for k in KEPT_ENV if k in os.environ}
+        self.env.update(env or {})
+        self._lock = threading.Lock()
+        self._running = {}   # pid -> True, for stop_all
+        self._stopping = False
+
+    def run(self, test, seed, log_path):
+        """Runs test once; the log is left at log_path. Returns an Outcome,
+        or None when stop_all ended it (an interrupted run is no result)."""
+        cmd = (self.sandbox + self.limits.command_prefix() +
+               [self.binary, "--filter", catalog.criterion_filter(test), "-j1"])
+        env = dict(self.env, SEED=str(seed))
+        killed = threading.Event()
+        start = time.monotonic()
+        with open(log_path, "wb") as log:
+            with self._lock:
+                if self._stopping:
+                    return None
+                proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log,
+                                        stderr=subprocess.STDOUT, env=env, start_new_session=True)
+                self._running[proc.pid] = killed
+            timer = threading.Timer(self.wall_seconds, self._kill, (proc.pid, killed))
+            timer.daemon = True
+            timer.start()
+            _, status, usage = os.wait4(proc.pid, 0)
+            timer.cancel()
+            proc.returncode = os.waitstatus_to_exitcode(status)
+            with self._lock:
+                del self._running[proc.pid]
+                stopped = self._stopping
+        wall = time.monotonic() - start
+        if stopped and killed.is_set():
+            return None
+        outcome = classify(test, seed, _read_text(log_path), proc.returncode,
+                           killed.is_set(), self.wall_seconds, self.limits)
+        outcome.wall_seconds = wall
+        outcome.cpu_seconds = usage.ru_utime + usage.ru_stime
+        outcome.log_path = log_path
+        return outcome
+
+    def _kill(self, pid, killed):
+        killed.set()
+        limits_mod.kill_tree(pid)
+
+    def stop_all(self):
+        """Ctrl-C: kill every run in progress and start no more."""
+        with self._lock:
+            self._stopping = True
+            running = list(self._running.items())
+        for pid, killed in running:
+            self._kill(pid, killed)
+
+
+def _read_text(path):
+    with open(path, "rb") as f:
+        return f.read().decode("utf-8", errors="replace")
+
+
+def classify(test, seed, output, returncode, killed, wall_seconds, limits):
+    """The outcome of one run, from its output and how its process ended."""
+    title = ""
+    passed_line = fail = None
+    for line in output.splitlines():
+        if not title and (m := BANNER.match(line)):
+            title = m.group(2)
+        if fail is None and (m := FAIL_LINE.match(line)):
+            fail = m
+        if passed_line is None and PASSED_LINE.match(line):
+            passed_line = line
+    out = Outcome(test=test, seed=seed, passed=False, title=title)
+    if killed:
+        out.cls, out.reason = "HANG", (f"still running after {wall_seconds} s (the test's limit is 120 s); "
+                                       "killed with every process it started")
+    elif returncode == -signal.SIGXCPU or (fail and _names_signal(fail.group(3), signal.SIGXCPU)):
+        out.cls, out.reason = "LIMIT", f"used the whole CPU-time limit ({limits.cpu_seconds} s): a busy loop?"
+    elif returncode == -signal.SIGXFSZ or (fail and _names_signal(fail.group(3), signal.SIGXFSZ)):
+        out.cls, out.reason = "LIMIT", f"wrote more than the file-size limit ({limits.file_size_mb} MiB): printing in a loop?"
+    elif fail:
+        out.cls = fail.group(1) if fail.group(1) in CLASSES else "CRASH"
+        out.reason = fail.group(3)
+    elif returncode == 0 and passed_line:
+        out.passed = True
+    elif returncode == 0:
+        out.cls, out.reason = "EXIT", "the test binary exited 0 without the test's Passed line"
+    elif returncode < 0:
+        out.cls, out.reason = "CRASH", f"the test binary was killed by signal {-returncode} ({_signal_name(-returncode)})"
+    else:
+        out.cls, out.reason = "CRASH", f"the test binary exited with status {returncode} without a FAIL line"
+    return out
+
+
+def _signal_name(number):
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return "unknown signal"
+
+
+def _names_signal(reason, sig):
+    return f"killed by signal {int(sig)} " in reason or signal.Signals(sig).name in reason

@@ -1,0 +1,84 @@
+"""Per-test aggregates of many runs, and the pass-rate table."""
+import statistics
+from collections import Counter
+from dataclasses import dataclass, field
+
+from . import catalog
+
+
+@dataclass
+class TestStats:
+    test: str
+    title: str = ""
+    runs: int = 0
+    passes: int = 0
+    classes: Counter = field(default_factory=Counter)
+    wall: list = field(default_factory=list)
+    cpu: list = field(default_factory=list)
+    failures: list = field(default_factory=list)   # Outcomes, in completion order
+
+    def add(self, outcome):
+        self.runs += 1
+        self.title = self.title or outcome.title
+        self.wall.append(outcome.wall_seconds)
+        self.cpu.append(outcome.cpu_seconds)
+        if outcome.passed:
+            self.passes += 1
+        else:
+            self.classes[outcome.cls] += 1
+            self.failures.append(outcome)
+
+    @property
+    def pass_rate(self):
+        return self.passes / self.runs if self.runs else 0.0
+
+    def classes_text(self):
+        return ", ".join(f"{cls}×{n}" for cls, n in self.classes.most_common())
+
+    def time_text(self):
+        return mean_sd(self.wall)
+
+
+def mean_sd(values):
+    if not values:
+        return "-"
+    if len(values) == 1:
+        return f"{values[0]:.1f}"
+    return f"{statistics.mean(values):.1f} ± {statistics.stdev(values):.1f}"
+
+
+def collect(tests, outcomes):
+    """TestStats for each test, in the lab's order, from (test, outcome) pairs."""
+    by_test = {t: TestStats(t) for t in tests}
+    for outcome in outcomes:
+        by_test[outcome.test].add(outcome)
+    return [by_test[t] for t in tests]
+
+
+def table(rows, headers, aligns):
+    """A plain-text table; aligns is a string of 'l'/'r', one per column."""
+    cells = [headers] + [[str(c) for c in row] for row in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+
+    def fmt(row):
+        return "  ".join(c.ljust(w) if a == "l" else c.rjust(w)
+                         for c, w, a in zip(row, widths, aligns)).rstrip()
+    return "\n".join([fmt(headers), fmt(["-" * w for w in widths])] + [fmt(r) for r in cells[1:]])
+
+
+def pass_rate_table(stats_list):
+    """The students' table: test, passed/runs, rate, failure classes, time."""
+    rows = []
+    for s in stats_list:
+        rate = f"{100 * s.pass_rate:.0f}%" if s.runs else "-"
+        rows.append([s.test, f"{s.passes}/{s.runs}", rate, s.classes_text(), s.time_text()])
+    return table(rows, ["test", "passed", "rate", "failures", "seconds (mean ± sd)"], "lrrlr")
+
+
+def part_totals(stats_list):
+    """{part: (passes, runs)} in the lab's order."""
+    totals = {}
+    for s in stats_list:
+        p, r = totals.get(catalog.part_of(s.test), (0, 0))
+        totals[catalog.part_of(s.test)] = (p + s.passes, r + s.runs)
+    return totals
