@@ -6,6 +6,7 @@
 #                              against the reference solution (instructors)
 #   make test-framework        the framework's unit tests only
 #   make bench                 labrpc benchmarks
+#   make stress T=2C N=200 J=8 run tests many times (tools/stress)
 #
 # Variables: CC=clang, SAN=thread | address (ASan+UBSan), RAFT=solution
 # (test against solution/raft.c), SEED=<n> (replay a run's random choices).
@@ -154,7 +155,7 @@ test-raft: $(RAFT_BIN)
 	$(call RUN_PART,2A) && $(call RUN_PART,2B) && $(call RUN_PART,2C) && $(call RUN_PART,2D)
 
 # The framework's tests, every part against the reference solution, the
-# skeleton's expected failure, the handout, and the tools' tests. Needs the
+# skeleton's expected failure, the handout, the tools' tests and the grader. Needs the
 # reference solution: in the students' handout it says so and stops.
 HAVE_SOLUTION := $(wildcard solution/raft.c)
 check: test-framework
@@ -165,6 +166,7 @@ else
 	sh tests/check_skeleton.sh
 	sh tests/check_handout.sh
 	$(MAKE) --no-print-directory check-tools
+	$(MAKE) --no-print-directory check-grading
 endif
 
 # Each faulty implementation in tests/faulty/ fails as it should (instructors, CI).
@@ -179,9 +181,14 @@ handout:
 check-handout:
 	sh tests/check_handout.sh
 
-# tools/raftlog's tests.
+# The tools' own tests: tools/raftlog, the runner (tools/raftrun), gradelib.
 check-tools:
 	python3 -m unittest discover -s tests/tools -p 'test_*.py'
+
+# grading/grade against the reference, the skeleton, two faulty
+# implementations and one that does not compile (about 80 s).
+check-grading:
+	python3 tests/check_grading.py
 
 
 clean:

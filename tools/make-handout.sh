@@ -2,7 +2,7 @@
 # make-handout.sh: packs the student tree into build/raftlab-handout.tar.gz
 # (make handout). It takes the files git tracks, as they are in the working
 # tree, minus what students must not see: the reference solution, the faulty
-# implementations derived from it, the instructors' checks and CI. The
+# implementations derived from it, the grader, the instructors' checks and CI. The
 # skeleton raft/raft.c is what students get; README.md is replaced by the
 # students' short one (tools/handout-README.md).
 # Usage: tools/make-handout.sh [output.tar.gz]
@@ -15,8 +15,10 @@ excluded='
 solution/
 tests/faulty/
 tests/check_faulty.sh
-tests/check_grading.sh
+tests/check_grading.py
 tests/check_handout.sh
+tests/tools/test_grading.py
+grading/
 tools/make-handout.sh
 tools/handout-README.md
 .ci/
@@ -53,4 +55,4 @@ cp tools/handout-README.md "$stage/$top/README.md"
 mkdir -p "$(dirname "$out")"
 tar -C "$stage" -czf "$out.tmp" "$top"
 mv "$out.tmp" "$out"
-echo "make-handout: $out ($((n + 1)) files; no solution/, tests/faulty/, instructors' checks or CI)"
+echo "make-handout: $out ($((n + 1)) files; no solution/, tests/faulty/, grading/, instructors' checks or CI)"

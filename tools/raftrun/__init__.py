@@ -9,4 +9,5 @@ process with limits; shared by tools/stress (students) and grading/grade
   pool      many runs, J at a time, with progress and Ctrl-C
   progress  the progress bar (or plain lines when not on a terminal)
   stats     per-test aggregates and the pass-rate table
+  paths     paths as the user should see them
 """

@@ -19,6 +19,11 @@ def list_tests(binary):
     """The binary's tests, in the lab's order: ["2A/t01_initial_election", ...]."""
     out = subprocess.run([binary, "--list"], capture_output=True, text=True,
                          timeout=60, check=True).stdout
+    return parse_list(out)
+
+
+def parse_list(out):
+    """Criterion's --list output ("raft2A: 3 tests" and a tree of names)."""
     tests, suite = [], None
     for line in out.splitlines():
         header = re.match(r"^raft(2[A-D]): \d+ tests?", line)
@@ -68,14 +73,15 @@ def _matches(test, pattern):
 
 def parse_target(target):
     """A student's target, "2C", "2A,2B", "2C/t04_figure8" or "figure8",
-    as (parts, patterns)."""
-    parts, patterns = [], []
+    as (parts, patterns) for select: every item is a pattern (a part is
+    "2C/*"), so the items add up."""
+    patterns = []
     for item in target.split(","):
         item = item.strip()
         if not item:
             continue
         if item.upper() in PARTS:
-            parts.append(item.upper())
+            patterns.append(item.upper() + "/*")
         else:
             patterns.append(item if any(c in item for c in "*?[/") else "*" + item + "*")
-    return parts or None, patterns or None
+    return None, patterns or None

@@ -119,6 +119,11 @@ def _exec_limited(argv):
     if hasattr(resource, "RLIMIT_NPROC"):
         _set_limit(resource.RLIMIT_NPROC, processes)
     _set_limit(resource.RLIMIT_CORE, 0)
+    # Python ignores these; an ignored signal stays ignored across exec, and
+    # the file-size limit must kill, not make writes fail quietly.
+    for sig in ("SIGPIPE", "SIGXFSZ"):
+        if hasattr(signal, sig):
+            signal.signal(getattr(signal, sig), signal.SIG_DFL)
     os.execvp(argv[5], argv[5:])
 
 

@@ -18,6 +18,7 @@ class Job:
     seed: int
     log_path: str
     tag: Any = None          # the caller's: which submission, which iteration
+    label: str = ""          # named with its failures in the progress lines
 
 
 def catch_interrupts():
@@ -71,7 +72,7 @@ def run_all(jobs, parallel, on_outcome=None, progress=None):
             if on_outcome:
                 on_outcome(job, outcome)
             if progress:
-                progress.advance(outcome)
+                progress.advance(outcome, job.label)
     except KeyboardInterrupt:
         interrupted = True
         while not todo.empty():   # start nothing more

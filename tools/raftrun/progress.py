@@ -21,11 +21,11 @@ class Progress:
         self.tty = self.stream.isatty()
         self.next_plain = max(1, total // 10)
 
-    def advance(self, outcome):
+    def advance(self, outcome, label=""):
         self.done += 1
         if not outcome.passed:
             self.failed += 1
-            self._line(f"  {outcome.fail_line()}")
+            self._line(f"  {label + ': ' if label else ''}{outcome.fail_line()}")
         if self.tty:
             self._draw()
         elif self.done >= self.next_plain or self.done == self.total:

@@ -1,0 +1,127 @@
+"""A graded submission (Grade), its text report and its CSV row."""
+import csv
+import os
+from dataclasses import dataclass, field
+
+from raftrun import catalog, stats
+from raftrun.paths import shown_path
+
+LAB_BUDGET_SECONDS = 600   # the whole lab, one run of every test, as in 6.824
+
+
+@dataclass
+class TestRow:
+    test: str
+    max_points: float
+    score: float
+    stats: stats.TestStats
+
+    @property
+    def part(self):
+        return catalog.part_of(self.test)
+
+    @property
+    def name(self):
+        title = f" ({self.stats.title})" if self.stats.title else ""
+        return f"{self.part} {self.test.split('/', 1)[1]}{title}"
+
+    @property
+    def output(self):
+        s = self.stats
+        text = f"{s.passes}/{s.runs} runs passed; {s.time_text()} s per run"
+        if s.failures:
+            text += f"; failures: {s.classes_text()}\n" + "\n".join(o.fail_line() for o in s.failures[:3])
+            if len(s.failures) > 3:
+                text += f"\n... and {len(s.failures) - 3} more"
+        return text
+
+
+@dataclass
+class Grade:
+    name: str
+    path: str
+    status: str = "OK"            # OK, BUILD-ERROR, NO-SOURCE, INCOMPLETE
+    detail: str = ""              # the compiler's errors, or what was missing
+    rows: list = field(default_factory=list)
+    wall_seconds: float = 0.0     # from this submission's first run to its last
+    all_tests: bool = True        # every test of the lab was run (the budget applies)
+
+    @property
+    def score(self):
+        return round(sum(r.score for r in self.rows), 2)
+
+    @property
+    def max_score(self):
+        return round(sum(r.max_points for r in self.rows), 2)
+
+    def part_scores(self):
+        parts = {}
+        for r in self.rows:
+            got, most = parts.get(r.part, (0, 0))
+            parts[r.part] = (round(got + r.score, 2), round(most + r.max_points, 2))
+        return parts
+
+    def lab_seconds(self):
+        """One run of the whole lab: the sum of the tests' mean times."""
+        return sum(sum(r.stats.wall) / len(r.stats.wall) for r in self.rows if r.stats.wall)
+
+    def over_budget(self):
+        return self.all_tests and self.status == "OK" and self.lab_seconds() > LAB_BUDGET_SECONDS
+
+    def summary_text(self, policy_text):
+        lines = [f"{self.name}: {self.score:g}/{self.max_score:g} points", policy_text]
+        if self.status != "OK":
+            lines.append(f"{self.status}: {self.detail}")
+        parts = "   ".join(f"{p} {got:g}/{most:g}" for p, (got, most) in self.part_scores().items())
+        if parts:
+            lines.append(parts)
+        if self.rows and self.status in ("OK", "INCOMPLETE"):
+            budget = f"one run of every test took {self.lab_seconds():.0f} s on average"
+            if self.all_tests:
+                budget += (f": OVER the lab's {LAB_BUDGET_SECONDS} s budget" if self.over_budget()
+                           else f" (budget {LAB_BUDGET_SECONDS} s)")
+            lines.append(budget)
+        return "\n".join(lines)
+
+
+def text_report(grade, policy_text, out_dir=None):
+    lines = ["", f"=== {grade.name} ({grade.path}) ==="]
+    if grade.status in ("BUILD-ERROR", "NO-SOURCE"):
+        lines += [f"{grade.status}: 0/{grade.max_score:g} points", grade.detail]
+        return "\n".join(lines)
+    rows = []
+    for r in grade.rows:
+        rows.append([r.test, f"{r.score:g}/{r.max_points:g}", f"{r.stats.passes}/{r.stats.runs}",
+                     r.stats.classes_text(), r.stats.time_text()])
+    lines.append(stats.table(rows, ["test", "points", "passed", "failures", "seconds (mean ± sd)"], "lrrlr"))
+    lines += ["", grade.summary_text(policy_text)]
+    failing = [r for r in grade.rows if r.stats.failures]
+    if failing:
+        lines.append("first failure of each failing test (the logs of all are kept):")
+        for r in failing:
+            o = r.stats.failures[0]
+            where = shown_path(o.log_path) if o.log_path else ""
+            lines.append(f"  {o.fail_line()}\n      log: {where}")
+    if out_dir:
+        lines.append(f"logs and results.json: {shown_path(out_dir)}/")
+    return "\n".join(lines)
+
+
+CSV_FIELDS = ["submission", "status", "score", "max_score", "2A", "2B", "2C", "2D",
+              "runs", "failed_runs", "lab_seconds", "over_budget", "path"]
+
+
+def write_csv(path, grades):
+    with open(path, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=CSV_FIELDS)
+        w.writeheader()
+        for g in grades:
+            parts = g.part_scores()
+            runs = sum(r.stats.runs for r in g.rows)
+            w.writerow({
+                "submission": g.name, "status": g.status, "score": g.score, "max_score": g.max_score,
+                **{p: parts[p][0] if p in parts else "" for p in catalog.PARTS},
+                "runs": runs, "failed_runs": sum(len(r.stats.failures) for r in g.rows),
+                "lab_seconds": round(g.lab_seconds(), 1) if g.rows else "",
+                "over_budget": "yes" if g.over_budget() else "no", "path": g.path,
+            })

@@ -1,0 +1,183 @@
+"""Tests for tools/raftrun, the runner under tools/stress and grading/grade.
+
+Run from the repository root: make check-tools. Outcomes are classified
+from canned outputs; the runner's limits, kill and sandbox are tried on
+small shell scripts standing in for a test binary, so nothing here needs
+a build or takes more than a few seconds.
+"""
+import os
+import signal
+import stat
+import sys
+import tempfile
+import textwrap
+import time
+import unittest
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
+sys.path.insert(0, os.path.join(ROOT, "tools"))
+
+from raftrun import catalog, limits, pool, run, stats  # noqa: E402
+
+LIST_OUTPUT = """raft2A: 2 tests
+├── t01_initial_election
+└── t02_reelection
+raft2C: 2 tests
+├── t04_figure8
+└── t06_figure8_unreliable
+"""
+
+PASSED = "Test (2A): initial election ...\n  ... Passed --   3.1  3   60     644    0\n"
+LIMITS = limits.Limits()
+
+
+class CatalogTest(unittest.TestCase):
+    def test_parses_criterion_list(self):
+        self.assertEqual(catalog.parse_list(LIST_OUTPUT),
+                         ["2A/t01_initial_election", "2A/t02_reelection", "2C/t04_figure8",
+                          "2C/t06_figure8_unreliable"])
+
+    def test_selects_parts_globs_and_words(self):
+        tests = catalog.parse_list(LIST_OUTPUT)
+        self.assertEqual(catalog.select(tests, *catalog.parse_target("2C")), tests[2:])
+        self.assertEqual(catalog.select(tests, *catalog.parse_target("figure8")), tests[2:])
+        self.assertEqual(catalog.select(tests, *catalog.parse_target("2C/t04*")), [tests[2]])
+        self.assertEqual(catalog.select(tests, *catalog.parse_target("2a,2C/t06_figure8_unreliable")),
+                         tests[:2] + [tests[3]])
+        self.assertEqual(catalog.select(tests, ["2C"], ["*t04*"]), [tests[2]])   # grade's --parts and --tests
+
+    def test_a_typo_is_an_error_not_an_empty_run(self):
+        tests = catalog.parse_list(LIST_OUTPUT)
+        with self.assertRaises(catalog.SelectionError):
+            catalog.select(tests, *catalog.parse_target("2C/t99*"))
+        with self.assertRaises(catalog.SelectionError):
+            catalog.select(tests, ["2E"], None)
+
+
+class ClassifyTest(unittest.TestCase):
+    def classify(self, output, rc=0, killed=False):
+        return run.classify("2A/t01_initial_election", 7, output, rc, killed, 160, LIMITS)
+
+    def test_passed(self):
+        o = self.classify(PASSED)
+        self.assertTrue(o.passed)
+        self.assertEqual(o.title, "initial election")
+
+    def test_fail_line_gives_class_and_reason(self):
+        o = self.classify("FAIL LIVENESS: raft2A/t01_initial_election: expected one leader, got none (SEED=7)\n", 1)
+        self.assertEqual((o.passed, o.cls, o.reason), (False, "LIVENESS", "expected one leader, got none"))
+        self.assertEqual(o.replay_command(), "SEED=7 make test-2A ONLY=t01_initial_election")
+
+    def test_first_fail_line_wins(self):
+        o = self.classify("FAIL SAFETY: raft2A/x: a (SEED=7)\nFAIL CRASH: raft2A/x: b (SEED=7)\n", 3)
+        self.assertEqual(o.cls, "SAFETY")
+
+    def test_killed_by_the_runner_is_a_hang(self):
+        self.assertEqual(self.classify("Test (2A): x ...\n", -9, killed=True).cls, "HANG")
+
+    def test_resource_limits(self):
+        self.assertEqual(self.classify("", -signal.SIGXCPU).cls, "LIMIT")
+        backstop = "FAIL CRASH: raft2A/x: the test process was killed by signal 25 (File size limit exceeded) (SEED=7)\n"
+        self.assertEqual(self.classify(backstop, 1).cls, "LIMIT")
+
+    def test_no_report(self):
+        self.assertEqual(self.classify("", 0).cls, "EXIT")
+        self.assertEqual(self.classify("", -11).cls, "CRASH")
+        self.assertIn("status 2", self.classify("", 2).reason)
+
+    def test_a_pass_line_after_a_failure_does_not_pass(self):
+        self.assertFalse(self.classify("FAIL PERF: raft2A/x: too many RPCs (SEED=7)\n" + PASSED, 1).passed)
+
+
+def fake_binary(directory, body):
+    """A stand-in for the test binary: a shell script."""
+    path = os.path.join(directory, "fake-tests")
+    with open(path, "w") as f:
+        f.write("#!/bin/sh\n" + textwrap.dedent(body))
+    os.chmod(path, os.stat(path).st_mode | stat.S_IXUSR)
+    return path
+
+
+class RunnerTest(unittest.TestCase):
+    def setUp(self):
+        self.dir = tempfile.mkdtemp()
+        self.log = os.path.join(self.dir, "run.log")
+
+    def runner(self, body, **kw):
+        return run.Runner(fake_binary(self.dir, body), kw.pop("limits", LIMITS), sandbox=[], **kw)
+
+    def test_passes_seed_and_filter(self):
+        out = self.runner('echo "args: $*"; echo "seed: $SEED"; echo "verbose: $VERBOSE"\n'
+                          'echo "  ... Passed --   0.1  3   0 0 0"\n').run("2B/t01_basic_agree", 42, self.log)
+        self.assertTrue(out.passed)
+        with open(self.log) as f:
+            text = f.read()
+        self.assertIn("args: --filter raft2B/t01_basic_agree -j1", text)
+        self.assertIn("seed: 42", text)
+        self.assertIn("verbose: \n", text)   # the caller's VERBOSE does not leak in
+
+    def test_wall_limit_kills_the_whole_tree(self):
+        marker = os.path.join(self.dir, "grandchild-alive")
+        # A grandchild in its own session, as Criterion's test process is.
+        r = self.runner(f'setsid sh -c "sleep 3; touch {marker}" &\nsleep 30\n', wall_seconds=1)
+        start = time.monotonic()
+        out = r.run("2A/t01_initial_election", 1, self.log)
+        self.assertLess(time.monotonic() - start, 5)
+        self.assertEqual(out.cls, "HANG")
+        time.sleep(3)
+        self.assertFalse(os.path.exists(marker), "the grandchild outlived the kill")
+
+    def test_cpu_limit(self):
+        out = self.runner("while :; do :; done\n", limits=limits.Limits(cpu_seconds=1)).run("2A/x_y", 1, self.log)
+        self.assertEqual(out.cls, "LIMIT")
+        self.assertIn("CPU", out.reason)
+
+    def test_file_size_limit(self):
+        out = self.runner("exec yes raft\n", limits=limits.Limits(file_size_mb=1)).run("2A/x_y", 1, self.log)
+        self.assertEqual(out.cls, "LIMIT")
+        self.assertLessEqual(os.path.getsize(self.log), 1 << 20)
+
+    def test_stop_all_ends_runs_and_reports_none(self):
+        r = self.runner("sleep 30\n")
+        jobs = [pool.Job(r, "2A/x_y", k, os.path.join(self.dir, f"{k}.log")) for k in range(3)]
+        import threading
+        threading.Timer(0.5, r.stop_all).start()
+        start = time.monotonic()
+        outcomes = [r.run(j.test, j.seed, j.log_path) for j in jobs]
+        self.assertLess(time.monotonic() - start, 5)
+        self.assertEqual(outcomes, [None, None, None])
+
+    def test_pool_runs_jobs_in_parallel(self):
+        r = self.runner('sleep 1; echo "  ... Passed --   1.0  3   0 0 0"\n')
+        jobs = [pool.Job(r, "2A/x_y", k, os.path.join(self.dir, f"{k}.log")) for k in range(6)]
+        start = time.monotonic()
+        results, interrupted = pool.run_all(jobs, 6)
+        self.assertLess(time.monotonic() - start, 4)
+        self.assertFalse(interrupted)
+        self.assertEqual(sorted(o.seed for _, o in results), list(range(6)))
+
+
+class SandboxTest(unittest.TestCase):
+    def test_network_namespace_when_available(self):
+        prefix = limits.sandbox_prefix()
+        if not prefix:
+            self.skipTest("no network namespaces on this system")
+        import subprocess
+        out = subprocess.run(prefix + ["cat", "/proc/net/dev"], capture_output=True, text=True).stdout
+        interfaces = [l.split(":")[0].strip() for l in out.splitlines()[2:]]
+        self.assertEqual(interfaces, ["lo"])
+
+
+class StatsTest(unittest.TestCase):
+    def test_table_counts_classes_and_times(self):
+        outcomes = [run.Outcome("2A/a_b", 1, True, wall_seconds=2.0),
+                    run.Outcome("2A/a_b", 2, False, "LIVENESS", "x", wall_seconds=4.0),
+                    run.Outcome("2A/a_b", 3, False, "LIVENESS", "x", wall_seconds=3.0)]
+        (s,) = stats.collect(["2A/a_b"], outcomes)
+        self.assertEqual((s.passes, s.runs, s.classes_text()), (1, 3, "LIVENESS×2"))
+        self.assertEqual(s.time_text(), "3.0 ± 1.0")
+        self.assertIn("1/3", stats.pass_rate_table([s]))
+
+
+if __name__ == "__main__":
+    unittest.main()
