@@ -65,18 +65,32 @@ def sandbox_prefix(wanted=True):
     return []
 
 
-def descendants(pid):
-    """Every process below pid, found with ps (Linux and macOS)."""
+def _parent_links():
+    """(pid, ppid) of every process: from /proc on Linux, else from ps."""
+    if os.path.isdir("/proc/self"):
+        links = []
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                try:
+                    with open(f"/proc/{entry}/stat") as f:
+                        # the name, in parentheses, may hold spaces: split after it
+                        links.append((int(entry), int(f.read().rsplit(")", 1)[1].split()[1])))
+                except (OSError, IndexError, ValueError):
+                    pass   # gone meanwhile
+        return links
     try:
         out = subprocess.run(["ps", "-A", "-o", "pid=,ppid="], capture_output=True,
                              text=True, timeout=10).stdout
     except (OSError, subprocess.SubprocessError):
         return []
+    return [(int(a), int(b)) for a, b in (line.split() for line in out.splitlines() if len(line.split()) == 2)]
+
+
+def descendants(pid):
+    """Every process below pid."""
     children = {}
-    for line in out.split("\n"):
-        fields = line.split()
-        if len(fields) == 2:
-            children.setdefault(int(fields[1]), []).append(int(fields[0]))
+    for child, parent in _parent_links():
+        children.setdefault(parent, []).append(child)
     found, todo = [], [pid]
     while todo:
         for child in children.get(todo.pop(), []):
