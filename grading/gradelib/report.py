@@ -1,6 +1,5 @@
 """A graded submission (Grade), its text report and its CSV row."""
 import csv
-import os
 from dataclasses import dataclass, field
 
 from raftrun import catalog, stats

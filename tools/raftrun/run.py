@@ -14,7 +14,7 @@ import signal
 import subprocess
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from . import catalog, limits as limits_mod
 
@@ -44,7 +44,6 @@ class Outcome:
     cpu_seconds: float = 0.0
     title: str = ""          # the banner's words: "initial election"
     log_path: str = ""
-    extra: dict = field(default_factory=dict)
 
     def fail_line(self):
         return f"FAIL {self.cls}: raft{self.test}: {self.reason} (SEED={self.seed})"
