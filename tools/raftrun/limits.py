@@ -41,9 +41,15 @@ class Limits:
                 str(self.file_size_mb << 20), str(self.processes), "--"]
 
     def describe(self, sandbox_prefix):
-        net = ("no network (a new network namespace)" if sandbox_prefix
-               else "network not isolated (no network namespace on this system)")
-        return (f"{self.cpu_seconds} s CPU, {self.address_space_gb} GiB address space, "
+        if sandbox_prefix:
+            net = "no network (a new network namespace)"
+        elif self.isolate_network:
+            net = "network NOT isolated (this system gives no network namespace)"
+        else:
+            net = "network not isolated (asked for)"
+        memory = ("address space not limited (macOS)" if sys.platform == "darwin"
+                  else f"{self.address_space_gb} GiB address space")
+        return (f"{self.cpu_seconds} s CPU, {memory}, "
                 f"{self.file_size_mb} MiB per file, {self.processes} processes; {net}")
 
 
@@ -128,7 +134,8 @@ def _exec_limited(argv):
     cpu, address_space, file_size, processes = (int(a) for a in argv[:4])
     assert argv[4] == "--", "usage: limits.py CPU AS FSIZE NPROC -- program args..."
     _set_limit(resource.RLIMIT_CPU, cpu)
-    _set_limit(resource.RLIMIT_AS, address_space)
+    if sys.platform != "darwin":   # every macOS process maps hundreds of GB of shared regions
+        _set_limit(resource.RLIMIT_AS, address_space)
     _set_limit(resource.RLIMIT_FSIZE, file_size)
     if hasattr(resource, "RLIMIT_NPROC"):
         _set_limit(resource.RLIMIT_NPROC, processes)
