@@ -146,6 +146,7 @@ class RunnerTest(unittest.TestCase):
         outcomes = [r.run(j.test, j.seed, j.log_path) for j in jobs]
         self.assertLess(time.monotonic() - start, 5)
         self.assertEqual(outcomes, [None, None, None])
+        self.assertFalse(any(os.path.exists(j.log_path) for j in jobs), "an interrupted run left its log")
 
     def test_pool_runs_jobs_in_parallel(self):
         r = self.runner('sleep 1; echo "  ... Passed --   1.0  3   0 0 0"\n')

@@ -94,6 +94,7 @@ class Runner:
                 stopped = self._stopping
         wall = time.monotonic() - start
         if stopped and killed.is_set():
+            os.remove(log_path)   # half a run: no result, and no log to mislead
             return None
         outcome = classify(test, seed, _read_text(log_path), proc.returncode,
                            killed.is_set(), self.wall_seconds, self.limits)
