@@ -79,6 +79,7 @@ class Runner:
         with open(log_path, "wb") as log:
             with self._lock:
                 if self._stopping:
+                    os.remove(log_path)
                     return None
                 proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log,
                                         stderr=subprocess.STDOUT, env=env, start_new_session=True)
