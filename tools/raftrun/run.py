@@ -65,7 +65,7 @@ class Runner:
         self.env = {k: os.environ[k] for k in KEPT_ENV if k in os.environ}
         self.env.update(env or {})
         self._lock = threading.Lock()
-        self._running = {}   # pid -> True, for stop_all
+        self._running = {}   # pid -> its 'killed' event, for stop_all
         self._stopping = False
 
     def run(self, test, seed, log_path):
