@@ -79,7 +79,6 @@ def main():
                            "--jobs", jobs, "--out", out, "--json", json_dir, "--csv", csv_path, "--seed", "1"],
                           capture_output=True, text=True)
     took = time.monotonic() - start
-    print(proc.stdout)
     check(proc.returncode == 0, f"grade exited {proc.returncode}: {proc.stderr[-2000:]}")
 
     docs = {}
@@ -95,10 +94,13 @@ def main():
     with open(csv_path) as f:
         rows = {r["submission"]: r for r in csv.DictReader(f)}
     check(set(rows) == set(docs), f"CSV rows {sorted(rows)}")
+    for name, row in rows.items():
+        print(f"  {name}: {row['status']}, {row['score']}/{row['max_score']} points, {row['failed_runs']} of {row['runs']} runs failed")
     check(rows.get("broken", {}).get("status") == "BUILD-ERROR", "CSV: broken is not BUILD-ERROR")
     check(gradescope.problems({"score": "ten", "tests": [{"score": 3, "max_score": 2, "visibility": "public"}],
                                "colour": 1}) != [], "the schema check accepted a malformed document")
     if failures:
+        print(proc.stdout)
         print(f"check_grading: {len(failures)} problem(s); work files kept in {work}", file=sys.stderr)
         return 1
     print(f"check_grading: the grader graded 5 submissions as expected in {took:.0f} s "
