@@ -39,17 +39,17 @@ class CatalogTest(unittest.TestCase):
 
     def test_selects_parts_globs_and_words(self):
         tests = catalog.parse_list(LIST_OUTPUT)
-        self.assertEqual(catalog.select(tests, *catalog.parse_target("2C")), tests[2:])
-        self.assertEqual(catalog.select(tests, *catalog.parse_target("figure8")), tests[2:])
-        self.assertEqual(catalog.select(tests, *catalog.parse_target("2C/t04*")), [tests[2]])
-        self.assertEqual(catalog.select(tests, *catalog.parse_target("2a,2C/t06_figure8_unreliable")),
+        self.assertEqual(catalog.select(tests, patterns=catalog.parse_target("2C")), tests[2:])
+        self.assertEqual(catalog.select(tests, patterns=catalog.parse_target("figure8")), tests[2:])
+        self.assertEqual(catalog.select(tests, patterns=catalog.parse_target("2C/t04*")), [tests[2]])
+        self.assertEqual(catalog.select(tests, patterns=catalog.parse_target("2a,2C/t06_figure8_unreliable")),
                          tests[:2] + [tests[3]])
         self.assertEqual(catalog.select(tests, ["2C"], ["*t04*"]), [tests[2]])   # grade's --parts and --tests
 
     def test_a_typo_is_an_error_not_an_empty_run(self):
         tests = catalog.parse_list(LIST_OUTPUT)
         with self.assertRaises(catalog.SelectionError):
-            catalog.select(tests, *catalog.parse_target("2C/t99*"))
+            catalog.select(tests, patterns=catalog.parse_target("2C/t99*"))
         with self.assertRaises(catalog.SelectionError):
             catalog.select(tests, ["2E"], None)
 

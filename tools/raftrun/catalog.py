@@ -73,8 +73,8 @@ def _matches(test, pattern):
 
 def parse_target(target):
     """A student's target, "2C", "2A,2B", "2C/t04_figure8" or "figure8",
-    as (parts, patterns) for select: every item is a pattern (a part is
-    "2C/*"), so the items add up."""
+    as patterns for select: every item is one (a part is "2C/*"), so the
+    items add up."""
     patterns = []
     for item in target.split(","):
         item = item.strip()
@@ -84,4 +84,4 @@ def parse_target(target):
             patterns.append(item.upper() + "/*")
         else:
             patterns.append(item if any(c in item for c in "*?[/") else "*" + item + "*")
-    return None, patterns or None
+    return patterns

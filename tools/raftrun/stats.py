@@ -3,8 +3,6 @@ import statistics
 from collections import Counter
 from dataclasses import dataclass, field
 
-from . import catalog
-
 
 @dataclass
 class TestStats:
@@ -73,12 +71,3 @@ def pass_rate_table(stats_list):
         rate = f"{100 * s.pass_rate:.0f}%" if s.runs else "-"
         rows.append([s.test, f"{s.passes}/{s.runs}", rate, s.classes_text(), s.time_text()])
     return table(rows, ["test", "passed", "rate", "failures", "seconds (mean ± sd)"], "lrrlr")
-
-
-def part_totals(stats_list):
-    """{part: (passes, runs)} in the lab's order."""
-    totals = {}
-    for s in stats_list:
-        p, r = totals.get(catalog.part_of(s.test), (0, 0))
-        totals[catalog.part_of(s.test)] = (p + s.passes, r + s.runs)
-    return totals
