@@ -36,6 +36,38 @@
 #include "tests/support/backtrace.h"
 #include "tests/support/test_support.h"
 
+/* ---- the verdict channel --------------------------------------------------- */
+
+/*
+ * stdout is shared with the Raft code, which may print anything: a printf
+ * without its newline glues the next line to it, and a printf can imitate
+ * a FAIL or Passed line. So a runner (tools/raftrun) reads verdicts from a
+ * channel of their own. LAB_VERDICT_FD names a file descriptor, open for
+ * appending, that gets every FAIL line and, from Criterion's runner
+ * process, one record per test:
+ *
+ *     VERDICT <key> <suite/test> PASS|FAIL
+ *
+ * The key is read from LAB_VERDICT_KEY_FD and that descriptor closed in the
+ * runner process before any test process starts. Test processes are fresh
+ * executables (Criterion execs them), so none of them holds the key: the
+ * Raft code can write a FAIL line, but never a PASS.
+ */
+static int verdict_fd = -1;   /* -1: no runner is listening */
+static char verdict_key[65] = "-";
+
+static void verdict_open(void)
+{
+    const char *fd_text = getenv("LAB_VERDICT_FD");
+    verdict_fd = fd_text ? atoi(fd_text) : -1;
+}
+
+static void verdict_write(const char *text)
+{
+    if (verdict_fd >= 0)
+        sbuf_write(verdict_fd, text);
+}
+
 /* ---- failure reporting --------------------------------------------------- */
 
 /* One test per process, so these are per test. */
@@ -73,6 +105,7 @@ bool harness_print_fail_line(const char *cls, const char *reason)
     sbuf_str(&b, seed_text);
     sbuf_str(&b, ")\n");
     sbuf_write(STDOUT_FILENO, line);
+    verdict_write(line);
     return true;
 }
 
@@ -216,9 +249,40 @@ static bool is_lab_suite(const struct criterion_test_stats *st)
 static void runner_fail_line(const struct criterion_test_stats *st, const char *cls, const char *reason)
 {
     const char *seed = getenv("SEED");
-    printf("FAIL %s: %s/%s: %s%s%s%s\n", cls, st->test->category, st->test->name, reason,
-           seed ? " (SEED=" : "", seed ? seed : "", seed ? ")" : "");
+    char line[REASON_LEN];
+    snprintf(line, sizeof line, "FAIL %s: %s/%s: %s%s%s%s\n", cls, st->test->category, st->test->name,
+             reason, seed ? " (SEED=" : "", seed ? seed : "", seed ? ")" : "");
+    fputs(line, stdout);
     fflush(stdout);
+    verdict_write(line);
+}
+
+static void runner_verdict(const struct criterion_test_stats *st)
+{
+    char line[REASON_LEN];
+    snprintf(line, sizeof line, "VERDICT %s %s/%s %s\n", verdict_key, st->test->category, st->test->name,
+             st->test_status == CR_STATUS_PASSED ? "PASS" : "FAIL");
+    verdict_write(line);
+}
+
+/* In the runner process, before any test process exists: the key. */
+ReportHook(PRE_ALL)(struct criterion_test_set *set)
+{
+    (void)set;
+    verdict_open();
+    const char *key_fd_text = getenv("LAB_VERDICT_KEY_FD");
+    if (key_fd_text == NULL)
+        return;
+    int key_fd = atoi(key_fd_text);
+    ssize_t n = read(key_fd, verdict_key, sizeof verdict_key - 1);
+    verdict_key[n > 0 ? n : 0] = '\0';
+    for (char *c = verdict_key; *c; c++)   /* one word on the record's line */
+        if (*c == ' ' || *c == '\n')
+            *c = '\0';
+    if (verdict_key[0] == '\0')
+        snprintf(verdict_key, sizeof verdict_key, "-");
+    close(key_fd);
+    unsetenv("LAB_VERDICT_KEY_FD");
 }
 
 ReportHook(POST_TEST)(struct criterion_test_stats *st)
@@ -231,8 +295,10 @@ ReportHook(POST_TEST)(struct criterion_test_stats *st)
                  "(an _exit or _Exit in the Raft code?)", st->exit_code);
         runner_fail_line(st, "EXIT", reason);
         st->test_status = CR_STATUS_FAILED;
+        runner_verdict(st);
         return;
     }
+    runner_verdict(st);
     bool reported = st->failed_asserts > 0 || st->timed_out || st->exit_code == HARNESS_EXIT_REPORTED;
     if (st->test_status != CR_STATUS_FAILED || reported)
         return;
@@ -316,6 +382,7 @@ void harness_report_begin(uint64_t seed)
     snprintf(test_name, sizeof test_name, "%s/%s",
              su.name ? su.name : "?", t.name ? t.name : "?");
     lab_thread_adopt("tester");
+    verdict_open();
     test_set_failure_reporter(report_check_failure);
     atomic_store(&failure_reported, 0);
     atomic_store(&test_running, 1);

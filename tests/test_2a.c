@@ -38,7 +38,7 @@ Test(raft2A, t01_initial_election)
     harness_sleep(h, 2 * HARNESS_ELECTION_TIMEOUT_MS);
     int term2 = harness_check_terms(h);
     if (term1 != term2) {
-        printf("warning: term changed even though there were no failures");
+        printf("warning: term changed even though there were no failures\n");
         fflush(stdout);
     }
 

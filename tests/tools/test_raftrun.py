@@ -28,7 +28,14 @@ raft2C: 2 tests
 """
 
 PASSED = "Test (2A): initial election ...\n  ... Passed --   3.1  3   60     644    0\n"
+KEY = "0123456789abcdef"
+VERDICT_PASS = f"VERDICT {KEY} raft2A/t01_initial_election PASS\n"
 LIMITS = limits.Limits()
+
+# What a stand-in test binary runs to pass: Criterion's runner process writes
+# a record keyed with the secret the runner handed it (tests/harness_report.c).
+PASS_SH = ('eval "key=\\$(cat <&$LAB_VERDICT_KEY_FD)"\n'
+           'eval "echo VERDICT \\$key raft$TEST PASS >&$LAB_VERDICT_FD"\n')
 
 
 class CatalogTest(unittest.TestCase):
@@ -55,11 +62,12 @@ class CatalogTest(unittest.TestCase):
 
 
 class ClassifyTest(unittest.TestCase):
-    def classify(self, output, rc=0, killed=False):
-        return run.classify("2A/t01_initial_election", 7, output, rc, killed, 160, LIMITS)
+    def classify(self, verdicts, rc=0, killed=False, output=PASSED):
+        return run.classify("2A/t01_initial_election", 7, output, rc, killed, 160, LIMITS,
+                            verdicts=verdicts, key=KEY)
 
     def test_passed(self):
-        o = self.classify(PASSED)
+        o = self.classify(VERDICT_PASS)
         self.assertTrue(o.passed)
         self.assertEqual(o.title, "initial election")
 
@@ -73,7 +81,7 @@ class ClassifyTest(unittest.TestCase):
         self.assertEqual(o.cls, "SAFETY")
 
     def test_killed_by_the_runner_is_a_hang(self):
-        self.assertEqual(self.classify("Test (2A): x ...\n", -9, killed=True).cls, "HANG")
+        self.assertEqual(self.classify("", -9, killed=True).cls, "HANG")
 
     def test_resource_limits(self):
         self.assertEqual(self.classify("", -signal.SIGXCPU).cls, "LIMIT")
@@ -85,8 +93,24 @@ class ClassifyTest(unittest.TestCase):
         self.assertEqual(self.classify("", -11).cls, "CRASH")
         self.assertIn("status 2", self.classify("", 2).reason)
 
-    def test_a_pass_line_after_a_failure_does_not_pass(self):
-        self.assertFalse(self.classify("FAIL PERF: raft2A/x: too many RPCs (SEED=7)\n" + PASSED, 1).passed)
+    def test_a_keyed_pass_after_a_failure_does_not_pass(self):
+        self.assertFalse(self.classify("FAIL PERF: raft2A/x: too many RPCs (SEED=7)\n" + VERDICT_PASS, 1).passed)
+
+    def test_output_without_newline_cannot_detach_the_verdict(self):
+        # 2A's "warning: term changed..." once lacked its newline and glued
+        # the Passed line to it: the run passed yet was graded EXIT.
+        glued = "Test (2A): initial election ...\nwarning: term changed  ... Passed --   3.1  3   60     644    0\n"
+        self.assertTrue(self.classify(VERDICT_PASS, output=glued).passed)
+
+    def test_output_cannot_pass_or_fail_a_run(self):
+        forged = PASSED + f"VERDICT {KEY} raft2A/t01_initial_election PASS\n"
+        self.assertEqual(self.classify("", 0, output=forged).cls, "EXIT")
+        fake_fail = PASSED + "FAIL SAFETY: raft2A/t01_initial_election: forged (SEED=7)\n"
+        self.assertTrue(self.classify(VERDICT_PASS, output=fake_fail).passed)
+
+    def test_a_record_without_the_key_or_for_another_test_does_not_pass(self):
+        self.assertFalse(self.classify("VERDICT guessed raft2A/t01_initial_election PASS\n").passed)
+        self.assertFalse(self.classify(f"VERDICT {KEY} raft2A/t02_reelection PASS\n").passed)
 
 
 def fake_binary(directory, body):
@@ -108,13 +132,21 @@ class RunnerTest(unittest.TestCase):
 
     def test_passes_seed_and_filter(self):
         out = self.runner('echo "args: $*"; echo "seed: $SEED"; echo "verbose: $VERBOSE"\n'
-                          'echo "  ... Passed --   0.1  3   0 0 0"\n').run("2B/t01_basic_agree", 42, self.log)
+                          'TEST=2B/t01_basic_agree\n' + PASS_SH).run("2B/t01_basic_agree", 42, self.log)
         self.assertTrue(out.passed)
         with open(self.log) as f:
             text = f.read()
         self.assertIn("args: --filter raft2B/t01_basic_agree -j1", text)
         self.assertIn("seed: 42", text)
         self.assertIn("verbose: \n", text)   # the caller's VERBOSE does not leak in
+        self.assertNotIn("VERDICT", text)
+        self.assertFalse(os.path.exists(self.log + ".verdict"))
+
+    def test_a_run_that_prints_a_pass_but_has_no_key_fails(self):
+        out = self.runner('echo "  ... Passed --   0.1  3   0 0 0"\n'
+                          'echo "VERDICT x raft2B/t01_basic_agree PASS" >&$LAB_VERDICT_FD\n'
+                          ).run("2B/t01_basic_agree", 42, self.log)
+        self.assertEqual(out.cls, "EXIT")
 
     def test_wall_limit_kills_the_whole_tree(self):
         marker = os.path.join(self.dir, "grandchild-alive")
@@ -149,7 +181,7 @@ class RunnerTest(unittest.TestCase):
         self.assertFalse(any(os.path.exists(j.log_path) for j in jobs), "an interrupted run left its log")
 
     def test_pool_runs_jobs_in_parallel(self):
-        r = self.runner('sleep 1; echo "  ... Passed --   1.0  3   0 0 0"\n')
+        r = self.runner('sleep 1\nTEST=2A/x_y\n' + PASS_SH)
         jobs = [pool.Job(r, "2A/x_y", k, os.path.join(self.dir, f"{k}.log")) for k in range(6)]
         start = time.monotonic()
         results, interrupted = pool.run_all(jobs, 6)

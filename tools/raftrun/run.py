@@ -4,12 +4,19 @@ The test binary is run with --filter for the one test, SEED set (so every
 run, failed or not, can be replayed), the limits of limits.py, and a wall
 clock limit behind the harness's own (120 s per test, a watchdog for
 hangs, Criterion's 150-s timeout): past it the whole process tree is
-killed and the run is a HANG. Its output goes to a log file; the outcome
-comes from the harness's one FAIL line, or, when the process died without
-one, from how it ended.
+killed and the run is a HANG. Its output goes to a log file, for people.
+
+The outcome never comes from that output, which the Raft code shares and
+can garble or imitate: the harness writes its FAIL lines, and Criterion's
+runner process a keyed VERDICT record per test, to a verdict file of the
+run's own (LAB_VERDICT_FD; tests/harness_report.c). A run passes only on a
+VERDICT ... PASS record carrying the run's secret key (LAB_VERDICT_KEY_FD,
+read and closed before any test process starts) and no FAIL line; when the
+process died without a verdict, the outcome comes from how it ended.
 """
 import os
 import re
+import secrets
 import signal
 import subprocess
 import threading
@@ -25,7 +32,8 @@ DEFAULT_WALL_SECONDS = 160
 CLASSES = ("SAFETY", "LIVENESS", "PERF", "CRASH", "HANG", "EXIT", "RACE", "MEMORY", "LEAK", "LIMIT")
 
 FAIL_LINE = re.compile(r"^FAIL ([A-Z]+): (\S+): (.*?)(?: \(SEED=(\d+)\))?\s*$")
-PASSED_LINE = re.compile(r"^\s*\.\.\. Passed --\s+(\S+)")
+VERDICT_LINE = re.compile(r"^VERDICT (\S+) (\S+) (PASS|FAIL)$")
+VERDICT_CAP = 1 << 20    # bytes of a verdict file read: a few lines are expected
 BANNER = re.compile(r"^Test \((2[A-D])\): (.*?) \.\.\.\s*$")
 
 # Variables of the caller's environment a run keeps; everything else (VERBOSE,
@@ -73,17 +81,28 @@ class Runner:
         or None when stop_all ended it (an interrupted run is no result)."""
         cmd = (self.sandbox + self.limits.command_prefix() +
                [self.binary, "--filter", catalog.criterion_filter(test), "-j1"])
-        env = dict(self.env, SEED=str(seed))
+        key = secrets.token_hex(16)
+        verdict_path = log_path + ".verdict"
         killed = threading.Event()
         start = time.monotonic()
-        with open(log_path, "wb") as log:
-            with self._lock:
-                if self._stopping:
-                    os.remove(log_path)
-                    return None
-                proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log,
-                                        stderr=subprocess.STDOUT, env=env, start_new_session=True)
-                self._running[proc.pid] = killed
+        with open(log_path, "wb") as log, open(verdict_path, "wb+") as verdicts:
+            key_read, key_write = os.pipe()
+            os.write(key_write, key.encode())
+            os.close(key_write)
+            env = dict(self.env, SEED=str(seed), LAB_VERDICT_FD=str(verdicts.fileno()),
+                       LAB_VERDICT_KEY_FD=str(key_read))
+            try:
+                with self._lock:
+                    if self._stopping:
+                        os.remove(log_path)
+                        os.remove(verdict_path)
+                        return None
+                    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log,
+                                            stderr=subprocess.STDOUT, env=env, start_new_session=True,
+                                            pass_fds=(verdicts.fileno(), key_read))
+                    self._running[proc.pid] = killed
+            finally:
+                os.close(key_read)
             timer = threading.Timer(self.wall_seconds, self._kill, (proc.pid, killed))
             timer.daemon = True
             timer.start()
@@ -93,12 +112,16 @@ class Runner:
             with self._lock:
                 del self._running[proc.pid]
                 stopped = self._stopping
+            verdicts.seek(0)
+            verdict_text = verdicts.read(VERDICT_CAP).decode("utf-8", errors="replace")
+        os.remove(verdict_path)
         wall = time.monotonic() - start
         if stopped and killed.is_set():
             os.remove(log_path)   # half a run: no result, and no log to mislead
             return None
         outcome = classify(test, seed, _read_text(log_path), proc.returncode,
-                           killed.is_set(), self.wall_seconds, self.limits)
+                           killed.is_set(), self.wall_seconds, self.limits,
+                           verdicts=verdict_text, key=key)
         outcome.wall_seconds = wall
         outcome.cpu_seconds = usage.ru_utime + usage.ru_stime
         outcome.log_path = log_path
@@ -122,17 +145,22 @@ def _read_text(path):
         return f.read().decode("utf-8", errors="replace")
 
 
-def classify(test, seed, output, returncode, killed, wall_seconds, limits):
-    """The outcome of one run, from its output and how its process ended."""
+def classify(test, seed, output, returncode, killed, wall_seconds, limits, verdicts="", key=None):
+    """The outcome of one run, from its verdict file (verdicts; key is the
+    run's secret) and how its process ended. The output gives only the
+    test's title: nothing in it can pass or fail a run."""
     title = ""
-    passed_line = fail = None
     for line in output.splitlines():
-        if not title and (m := BANNER.match(line)):
+        if m := BANNER.match(line):
             title = m.group(2)
+            break
+    fail = None
+    keyed_pass = False
+    for line in verdicts.splitlines():
         if fail is None and (m := FAIL_LINE.match(line)):
             fail = m
-        if passed_line is None and PASSED_LINE.match(line):
-            passed_line = line
+        if (m := VERDICT_LINE.match(line)) and key is not None and secrets.compare_digest(m.group(1), key):
+            keyed_pass = m.group(2) == "raft" + test and m.group(3) == "PASS"
     out = Outcome(test=test, seed=seed, passed=False, title=title)
     if killed:
         out.cls, out.reason = "HANG", (f"still running after {wall_seconds} s (the test's limit is 120 s); "
@@ -144,10 +172,10 @@ def classify(test, seed, output, returncode, killed, wall_seconds, limits):
     elif fail:
         out.cls = fail.group(1) if fail.group(1) in CLASSES else "CRASH"
         out.reason = fail.group(3)
-    elif returncode == 0 and passed_line:
+    elif returncode == 0 and keyed_pass:
         out.passed = True
     elif returncode == 0:
-        out.cls, out.reason = "EXIT", "the test binary exited 0 without the test's Passed line"
+        out.cls, out.reason = "EXIT", "the test binary exited 0 without its runner's verdict that the test passed"
     elif returncode < 0:
         out.cls, out.reason = "CRASH", f"the test binary was killed by signal {-returncode} ({_signal_name(-returncode)})"
     else:
