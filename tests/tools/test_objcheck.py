@@ -1,0 +1,115 @@
+"""Tests for tools/raftrun/objcheck.py (the grader's check of raft.o, and
+tools/check-raft's): small C files compiled with the lab's flags, each
+breaking one rule; the skeleton and the reference pass. Linux only."""
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import unittest
+
+ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
+sys.path.insert(0, os.path.join(ROOT, "tools"))
+
+from raftrun import objcheck  # noqa: E402
+
+FLAGS = ["-std=c11", "-pthread", "-O2", "-g", "-Wall", "-Wextra", "-D_POSIX_C_SOURCE=200809L",
+         "-D_DEFAULT_SOURCE", "-I."]
+HEAD = '#include "raft/raft.h"\n#include <stdio.h>\n'
+
+
+@unittest.skipUnless(sys.platform.startswith("linux") and shutil.which("readelf") and shutil.which("cc"),
+                     "ELF objects, binutils and a C compiler")
+class ObjcheckTest(unittest.TestCase):
+    def setUp(self):
+        self.dir = tempfile.mkdtemp()
+        self.rules = objcheck.Rules()
+
+    def tearDown(self):
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def compile(self, source, name="raft.c"):
+        src = os.path.join(self.dir, name)
+        with open(src, "w") as f:
+            f.write(source)
+        obj, dep = src[:-2] + ".o", src[:-2] + ".d"
+        subprocess.run(["cc", *FLAGS, "-MD", "-MF", dep, "-c", src, "-o", obj], cwd=ROOT, check=True,
+                       capture_output=True)
+        return obj, dep, src
+
+    def problems(self, source):
+        obj, dep, src = self.compile(source)
+        pre = subprocess.run(["cc", *FLAGS, "-E", src], cwd=ROOT, capture_output=True, check=True).stdout
+        return (objcheck.check_object(obj, self.rules) +
+                objcheck.check_headers(objcheck.read_deps(dep), ROOT, src) +
+                objcheck.check_preprocessed(pre.decode(), "raft.c"))
+
+    def assertRefused(self, source, words):
+        found = self.problems(source)
+        self.assertTrue(found, "nothing found")
+        self.assertIn(words, found[0])
+
+    def test_the_skeleton_and_the_reference_pass(self):
+        for path in ("raft/raft.c", "solution/raft.c"):
+            if os.path.exists(os.path.join(ROOT, path)):
+                with open(os.path.join(ROOT, path)) as f:
+                    self.assertEqual(self.problems(f.read()), [], path)
+
+    def test_a_constructor(self):
+        self.assertRefused(HEAD + "__attribute__((constructor)) static void c(void) { puts(\"x\"); }\n",
+                           "has a .init_array section: constructors")
+
+    def test_a_framework_function_defined(self):
+        self.assertRefused(HEAD + "double lab_cpu_seconds(void);\ndouble lab_cpu_seconds(void) { return 0; }\n",
+                           "raft.c defines lab_cpu_seconds, a framework function")
+
+    def test_a_global_variable(self):
+        self.assertRefused(HEAD + "extern int verbose;\nint verbose = 1;\n", "defines the global symbol verbose")
+
+    def test_forbidden_and_unknown_calls(self):
+        self.assertRefused(HEAD + "#include <unistd.h>\nvoid raft_kill(raft *rf) { (void)rf; fork(); }\n",
+                           "calls fork, which a Raft may not use: it starts a process")
+        self.assertRefused(HEAD + "#include <pthread.h>\nvoid raft_kill(raft *rf) { (void)rf; pthread_yield(); }\n",
+                           "uses pthread_yield, which is not on the list")
+        self.assertRefused(HEAD + '#include "labrpc/labrpc.h"\n'
+                           "void raft_kill(raft *rf) { labrpc_network_set_reliable((labrpc_network *)rf, 0); }\n",
+                           "calls labrpc_network_set_reliable, a framework function")
+
+    def test_inline_assembly_and_raw_syscall_bytes(self):
+        self.assertRefused(HEAD + 'void raft_kill(raft *rf) { (void)rf; __asm__ volatile("syscall"); }\n',
+                           "makes a raw system call")
+        self.assertRefused(HEAD + "#define A __as ## m__\n#define B(x) A(x)\n"
+                           'void raft_kill(raft *rf) { (void)rf; B("nop"); }\n', "uses inline assembly")
+        code = HEAD + ("static volatile unsigned f = 0x90050f90u;\n"
+                       "void raft_kill(raft *rf) { (void)rf; f = 0x050f; }\n")
+        obj, _, _ = self.compile(code)
+        self.assertTrue(any("bytes of a system call" in p for p in objcheck.check_code(obj)),
+                        objcheck.check_code(obj))
+
+    def test_ifunc_and_sections(self):
+        self.assertRefused(HEAD + "static void impl(void) {}\nstatic void (*resolve(void))(void) { return impl; }\n"
+                           "static void f(void) __attribute__((ifunc(\"resolve\")));\n"
+                           "void raft_kill(raft *rf) { (void)rf; f(); }\n", "indirect function")
+        self.assertRefused(HEAD + '__attribute__((used, section("cr_tst"))) static int t = 1;\n',
+                           "Criterion section")
+        self.assertRefused(HEAD + '__attribute__((used, section(".evil"))) static int t = 1;\n',
+                           "a section '.evil'")
+
+    def test_headers(self):
+        if os.path.exists(os.path.join(ROOT, "solution", "raft.c")):
+            self.assertIn("includes solution/raft.c: the reference solution",
+                          self.problems('#include "solution/raft.c"\n')[0])
+        self.assertRefused(HEAD + '#include "tests/harness.h"\n', "includes tests/harness.h: the tester's own code")
+        self.assertRefused(HEAD + '#include "labrpc/labrpc_internal.h"\n', "internal to the framework")
+        self.assertRefused(HEAD + "#include <criterion/criterion.h>\n", "the test framework's header")
+
+    def test_dependency_files(self):
+        path = os.path.join(self.dir, "x.d")
+        with open(path, "w") as f:
+            f.write("build/raft.o: raft/raft.c lab/sync.h \\\n /dev/zero\nlab/sync.h:\n/dev/zero:\n")
+        self.assertEqual(objcheck.read_deps(path), ["raft/raft.c", "lab/sync.h", "/dev/zero"])
+        self.assertIn("a device", objcheck.check_headers(objcheck.read_deps(path), ROOT, "raft/raft.c")[0])
+
+
+if __name__ == "__main__":
+    unittest.main()
