@@ -80,7 +80,7 @@ endif
 # makes sure nothing can hang a make target.
 FRAMEWORK_LIMIT ?= 600
 
-.PHONY: all deps test-framework check check-faulty check-tools check-grading handout check-handout raft-bin print-raft-bin stress bench clean test-2A test-2B test-2C test-2D test-raft
+.PHONY: all deps test-framework check check-faulty check-tools check-grading handout check-handout raft-bin print-raft-bin print-raft-build stress bench clean test-2A test-2B test-2C test-2D test-raft
 
 all: $(LIB) $(BENCH_BIN) $(UNIT_BIN)
 
@@ -113,10 +113,16 @@ bench: $(BENCH_BIN)
 
 # --- the Raft suites: one Criterion binary per implementation ---------------
 # RAFT=raft (the student's raft/raft.c) or RAFT=solution (solution/raft.c).
-RAFT_TEST_SRCS := tests/harness.c tests/harness_apply.c tests/harness_check.c tests/harness_report.c tests/harness_signals.c tests/harness_sanitizers.c tests/harness_watchdog.c tests/support/backtrace.c tests/support/hang_dump.c tests/test_2a.c tests/test_2b.c tests/test_2c.c tests/test_2d.c
+RAFT_TEST_SRCS := tests/harness.c tests/harness_apply.c tests/harness_check.c tests/harness_monitor.c tests/harness_report.c tests/harness_signals.c tests/harness_sanitizers.c tests/harness_watchdog.c tests/support/backtrace.c tests/support/hang_dump.c tests/test_2a.c tests/test_2b.c tests/test_2c.c tests/test_2d.c
 RAFT_TEST_OBJS := $(RAFT_TEST_SRCS:%.c=$(BUILD)/%.o)
 RAFT_IMPL_OBJ  := $(BUILD)/$(RAFT)/raft.o
 RAFT_BIN       := $(BUILD)/raft-tests-$(subst /,-,$(RAFT))
+# Extra flags for compiling the Raft implementation's object only (not the
+# harness or the framework): make check-faulty builds each faulty copy of the
+# reference with RAFT_CPPFLAGS=-DNDEBUG, so that the tests, not the
+# reference's own asserts, must catch its bug.
+RAFT_CPPFLAGS ?=
+$(RAFT_IMPL_OBJ): CFLAGS += $(RAFT_CPPFLAGS)
 # ONLY=<test> runs one test of the part, e.g. make test-2B ONLY=t10_count.
 ONLY ?= *
 # An outer limit per part, behind the harness's watchdog (a hang ends a test
@@ -149,6 +155,16 @@ raft-bin: $(RAFT_BIN)
 print-raft-bin:
 	@echo $(RAFT_BIN)
 
+# For grading/grade, which compiles a submission's raft.c in its sandbox and
+# links it itself (after make raft-bin has built everything else).
+print-raft-build:
+	@echo 'CC=$(CC)'
+	@echo 'CFLAGS=$(CFLAGS) $(CRITERION_CFLAGS)'
+	@echo 'LDFLAGS=$(LDFLAGS)'
+	@echo 'OBJS=$(RAFT_TEST_OBJS) $(TEST_SHIM) $(BUILD)/tests/support/test_support.o $(LIB)'
+	@echo 'LIBS=$(CRITERION_LIBS) $(LDLIBS)'
+	@echo 'BUILD=$(BUILD)'
+
 # Many runs of tests, J at once: make stress T=2C N=200 J=8 (tools/stress).
 T ?= 2A
 N ?= 100
@@ -175,9 +191,12 @@ else
 	$(MAKE) --no-print-directory check-grading
 endif
 
-# Each faulty implementation in tests/faulty/ fails as it should (instructors, CI).
+# Each faulty implementation in tests/faulty/ fails as it should, with the
+# kill rate per part (instructors, CI). FAULTY_JOBS cases run at once
+# (default 3); sh tests/check_faulty.sh <name>... checks some.
+FAULTY_JOBS ?= 3
 check-faulty:
-	sh tests/check_faulty.sh
+	FAULTY_JOBS='$(FAULTY_JOBS)' CC='$(CC)' sh tests/check_faulty.sh
 
 # The student tree as a tarball, without the solution (build/raftlab-handout.tar.gz),
 # and its check: it unpacks, builds and fails 2A as a skeleton should.

@@ -27,10 +27,28 @@ typedef struct lab_thread_view {
     int holder;       /* LOCKING: index of the mutex's holder in the views, or -1 */
     char holder_name[48]; /* LOCKING: the holder's name; "" if free or unknown */
     bool adopted;
+    int group;            /* see lab_thread_set_group; -1 for none */
+    char activity[64];    /* see lab_thread_set_activity; "" for none */
 } lab_thread_view;
 
 /* Registers the calling thread (one not made by lab_thread_create) under name. */
 void lab_thread_adopt(const char *name);
+
+/* Groups: a thread made by lab_thread_create joins its creator's group, so
+ * every thread a Raft instance starts, directly or not, carries the group
+ * its creator was in when it called raft_make (the harness sets one per
+ * instance, and so can tell which threads outlive raft_kill). -1: none. */
+void lab_thread_set_group(int group);
+int lab_thread_group(void);
+/* The threads of group made by lab_thread_create and not yet joined, named
+ * into out ("'S2 ticker' (still running), 'S2 lane' (ended, never joined)");
+ * how many. */
+size_t lab_threads_unjoined_in_group(int group, char *out, size_t n);
+
+/* What the calling thread is about to block on, when the view alone would
+ * not say it ("sending on the apply channel"); NULL clears it. what must be
+ * a static string. */
+void lab_thread_set_activity(const char *what);
 
 /* Fills out[0..max) with the registered threads; returns how many there are
  * (possibly more than max). A consistent picture: taken under one lock. */

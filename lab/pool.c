@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "lab/diag.h"
 #include "lab/fatal.h"
 #include "lab/sync.h"
 
@@ -68,7 +69,11 @@ static worker *start_worker(lab_pool *pool)
     pool->nthreads++;
     char name[48];
     snprintf(name, sizeof name, "%s %d", pool->name_prefix, pool->nthreads);
+    /* A pool thread serves everyone: it is in no caller's group. */
+    int group = lab_thread_group();
+    lab_thread_set_group(-1);
     lab_thread_create(&w->thread, name, worker_main, w);
+    lab_thread_set_group(group);
     return w;
 }
 

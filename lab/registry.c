@@ -14,9 +14,48 @@ static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static lab_thread_info *registry_head;   /* guarded by registry_lock */
 static atomic_int threads_running;      /* created and not yet returned */
 
-void lab_registry_created(void)
+static lab_thread_info *unjoined_head;   /* guarded by registry_lock */
+
+void lab_registry_created(lab_thread_info *t)
 {
     atomic_fetch_add(&threads_running, 1);
+    pthread_mutex_lock(&registry_lock);
+    t->unjoined_prev = NULL;
+    t->unjoined_next = unjoined_head;
+    if (unjoined_head)
+        unjoined_head->unjoined_prev = t;
+    unjoined_head = t;
+    pthread_mutex_unlock(&registry_lock);
+}
+
+void lab_registry_joined(lab_thread_info *t)
+{
+    pthread_mutex_lock(&registry_lock);
+    if (t->unjoined_prev)
+        t->unjoined_prev->unjoined_next = t->unjoined_next;
+    else
+        unjoined_head = t->unjoined_next;
+    if (t->unjoined_next)
+        t->unjoined_next->unjoined_prev = t->unjoined_prev;
+    pthread_mutex_unlock(&registry_lock);
+}
+
+size_t lab_threads_unjoined_in_group(int group, char *out, size_t n)
+{
+    size_t found = 0, len = 0;
+    if (n > 0)
+        out[0] = '\0';
+    pthread_mutex_lock(&registry_lock);
+    for (lab_thread_info *t = unjoined_head; t != NULL; t = t->unjoined_next) {
+        if (t->group != group)
+            continue;
+        if (len < n)
+            len += (size_t)snprintf(out + len, n - len, "%s'%s' (%s)", found ? ", " : "", t->name,
+                                    t->returned ? "ended, never joined" : "still running");
+        found++;
+    }
+    pthread_mutex_unlock(&registry_lock);
+    return found;
 }
 
 void lab_registry_add(lab_thread_info *t)
@@ -35,6 +74,7 @@ void lab_registry_add(lab_thread_info *t)
 void lab_registry_remove(lab_thread_info *t)
 {
     pthread_mutex_lock(&registry_lock);
+    t->returned = true;
     if (t->registered) {
         if (t->prev)
             t->prev->next = t->next;
@@ -47,6 +87,19 @@ void lab_registry_remove(lab_thread_info *t)
     pthread_mutex_unlock(&registry_lock);
     if (!t->adopted)
         atomic_fetch_sub(&threads_running, 1);
+}
+
+bool lab_registry_name_of(const lab_thread_info *t, char *out, size_t n)
+{
+    bool found = false;
+    pthread_mutex_lock(&registry_lock);
+    for (lab_thread_info *r = registry_head; r != NULL && !found; r = r->next)
+        if (r == t) {
+            snprintf(out, n, "%s", r->name);
+            found = true;
+        }
+    pthread_mutex_unlock(&registry_lock);
+    return found;
 }
 
 int lab_threads_running(void)
@@ -90,6 +143,10 @@ size_t lab_threads_view(lab_thread_view *out, size_t max)
         memset(v, 0, sizeof *v);
         v->handle = t->handle;
         v->adopted = t->adopted;
+        v->group = t->group;
+        const char *activity = atomic_load(&t->activity);
+        if (activity)
+            snprintf(v->activity, sizeof v->activity, "%s", activity);
         snprintf(v->name, sizeof v->name, "%s", t->name);
         v->state = (enum lab_thread_state)atomic_load(&t->blocked_kind);
         v->holder = -1;

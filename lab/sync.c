@@ -24,7 +24,7 @@
 /* The calling thread's info; NULL for threads not made by lab_thread_create
  * or adopted (the test runner's threads), which get one of their own. */
 static _Thread_local lab_thread_info *current_thread;
-static _Thread_local lab_thread_info foreign_thread_info = {.name = "main"};
+static _Thread_local lab_thread_info foreign_thread_info = {.name = "main", .group = -1};
 
 static lab_thread_info *self_info(void)
 {
@@ -62,8 +62,9 @@ void lab_thread_create(lab_thread *t, const char *name, void *(*fn)(void *), voi
     snprintf(info->name, sizeof info->name, "%s", name ? name : "thread");
     info->fn = fn;
     info->arg = arg;
+    info->group = self_info()->group;
     t->info = info;
-    lab_registry_created();
+    lab_registry_created(info);
     check(pthread_create(&t->handle, NULL, thread_start, info), "pthread_create");
 }
 
@@ -71,6 +72,7 @@ void *lab_thread_join(lab_thread *t)
 {
     void *result = NULL;
     check(pthread_join(t->handle, &result), "pthread_join");
+    lab_registry_joined(t->info);
     free(t->info);
     t->info = NULL;
     return result;
@@ -81,6 +83,21 @@ const char *lab_thread_name(void)
     return self_info()->name;
 }
 
+void lab_thread_set_group(int group)
+{
+    self_info()->group = group;
+}
+
+int lab_thread_group(void)
+{
+    return self_info()->group;
+}
+
+void lab_thread_set_activity(const char *what)
+{
+    atomic_store_explicit(&self_info()->activity, what, memory_order_relaxed);
+}
+
 void lab_thread_adopt(const char *name)
 {
     if (current_thread != NULL)
@@ -88,6 +105,7 @@ void lab_thread_adopt(const char *name)
     lab_thread_info *info = lab_calloc(1, sizeof *info);
     snprintf(info->name, sizeof info->name, "%s", name ? name : "main");
     info->adopted = true;
+    info->group = -1;
     current_thread = info;
     lab_registry_add(info);
 }
@@ -103,7 +121,17 @@ void lab_mutex_init(lab_mutex *m, const char *name)
 
 void lab_mutex_destroy(lab_mutex *m)
 {
-    assert(atomic_load(&m->holder) == NULL);
+    /* Destroying a held mutex means its holder is still running on memory
+     * about to be freed: say who, not just EBUSY. */
+    lab_thread_info *holder = atomic_load(&m->holder);
+    char name[sizeof holder->name];
+    if (holder == self_info())
+        lab_fatal("thread '%s' destroys mutex '%s' while it holds it", self_info()->name,
+                  m->name ? m->name : "?");
+    if (holder != NULL && lab_registry_name_of(holder, name, sizeof name))
+        lab_fatal("thread '%s' is still running, holding mutex '%s', which thread '%s' destroys: "
+                  "stop and join every thread that uses it first", name, m->name ? m->name : "?",
+                  self_info()->name);
     check(pthread_mutex_destroy(&m->handle), "pthread_mutex_destroy");
 }
 

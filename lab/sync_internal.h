@@ -19,14 +19,22 @@ struct lab_thread_info {
     /* Written only by the thread itself, read by hang dumps. */
     _Atomic(const lab_mutex *) blocked_on; /* the mutex being locked or waited with */
     atomic_int blocked_kind;               /* enum lab_thread_state */
+    _Atomic(const char *) activity;        /* lab_thread_set_activity: a static string or NULL */
+    int group;                             /* inherited from the creator (lab_thread_set_group) */
     /* The registry of live threads; guarded by registry.c's lock. */
     pthread_t handle;
     lab_thread_info *prev, *next;
     bool registered;
+    /* Every thread made by lab_thread_create, until it is joined; registry.c's lock. */
+    lab_thread_info *unjoined_prev, *unjoined_next;
+    bool returned;                         /* its function has returned */
 };
 
-void lab_registry_created(void);            /* lab_thread_create, before the thread starts */
+void lab_registry_created(lab_thread_info *t); /* lab_thread_create, before the thread starts */
+void lab_registry_joined(lab_thread_info *t);  /* lab_thread_join, before t is freed */
 void lab_registry_add(lab_thread_info *t);  /* by the thread itself, first thing */
 void lab_registry_remove(lab_thread_info *t); /* by the thread itself, last thing */
+/* t's name into out if t is a live registered thread; false (out untouched) if not. */
+bool lab_registry_name_of(const lab_thread_info *t, char *out, size_t n);
 
 #endif

@@ -101,6 +101,7 @@ static bool run_handler(labrpc_network *net, call *c, labrpc_server *srv, const 
     job->server = srv;
     job->service = svc;
     job->method = m;
+    m->count++;
     job->caller = c;
     job->args_len = args->len;
     if (args->len)

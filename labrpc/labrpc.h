@@ -86,6 +86,10 @@ labrpc_server *labrpc_network_delete_server(labrpc_network *net, const char *ser
 int labrpc_network_server_count(labrpc_network *net, const char *server_name); /* requests that reached its dispatch */
 int64_t labrpc_network_total_count(labrpc_network *net);   /* every call handed to the network */
 int64_t labrpc_network_total_bytes(labrpc_network *net);   /* request bytes + delivered reply bytes */
+/* The method of server_name's current server that the most requests reached,
+ * as "Service.Method" into method (n bytes), and how many; 0 if none. For
+ * saying what a storm of calls was made of. */
+int labrpc_network_busiest_method(labrpc_network *net, const char *server_name, char *method, size_t n);
 
 /* The call. method is "Service.Method"; reply is overwritten on success. */
 bool labrpc_call(labrpc_end *end, const char *method, const codec_buffer *args, codec_buffer *reply);

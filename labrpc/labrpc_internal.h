@@ -22,6 +22,7 @@
 typedef struct labrpc_method {
     char *name;
     labrpc_handler fn;
+    int count;                   /* requests dispatched to it; guarded by net->mu */
     struct labrpc_method *next;
 } labrpc_method;
 

@@ -359,6 +359,21 @@ int labrpc_network_server_count(labrpc_network *net, const char *server_name)
     return n;
 }
 
+int labrpc_network_busiest_method(labrpc_network *net, const char *server_name, char *method, size_t n)
+{
+    int most = 0;
+    lab_mutex_lock(&net->mu);
+    server_slot *slot = slot_for(net, server_name);
+    for (labrpc_service *svc = slot->server ? slot->server->services : NULL; svc; svc = svc->next)
+        for (labrpc_method *m = svc->methods; m; m = m->next)
+            if (m->count > most) {
+                most = m->count;
+                snprintf(method, n, "%s.%s", svc->name, m->name);
+            }
+    lab_mutex_unlock(&net->mu);
+    return most;
+}
+
 int64_t labrpc_network_total_count(labrpc_network *net)
 {
     lab_mutex_lock(&net->mu);

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lab/diag.h"
 #include "lab/fatal.h"
 #include "lab/sync.h"
 
@@ -128,8 +129,10 @@ bool applych_send(applych *ch, const apply_msg *msg)
     } else {
         enqueue(ch, &o);
         lab_cond_signal(&ch->offered);
+        lab_thread_set_activity("blocked sending on the apply channel");
         while (o.state == OFFER_WAITING)
             lab_cond_wait(&o.done, &ch->mu);
+        lab_thread_set_activity(NULL);
     }
     /* Whoever changed o.state has also unlinked o; nobody refers to it now. */
     lab_mutex_unlock(&ch->mu);

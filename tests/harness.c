@@ -40,7 +40,7 @@
  * drop before raft_kill. In Go a Start racing with Kill is harmless (the GC
  * keeps the Raft alive); in C it would be a use after free.
  */
-static raft *slot_acquire(harness *h, int i, bool only_if_connected)
+static raft *slot_acquire(harness *h, int i, bool only_if_connected, int *incarnation)
 {
     assert(i >= 0 && i < h->n);
     lab_mutex_lock(&h->mu);
@@ -50,6 +50,8 @@ static raft *slot_acquire(harness *h, int i, bool only_if_connected)
         rf = NULL;
     if (rf)
         s->refs++;
+    if (incarnation)
+        *incarnation = s->incarnation;
     lab_mutex_unlock(&h->mu);
     return rf;
 }
@@ -69,13 +71,19 @@ bool harness_start_on(harness *h, int i, bool only_if_connected, const void *cmd
 {
     int idx = -1, t = -1;
     bool ok = false;
-    raft *rf = slot_acquire(h, i, only_if_connected);
+    bool safe = true;
+    char reason[REASON_LEN];
+    raft *rf = slot_acquire(h, i, only_if_connected, NULL);
     if (rf) {
         int w = harness_watch_enter("raft_start", i);
         ok = raft_start(rf, cmd, len, &idx, &t);
         harness_watch_leave(w);
+        if (ok)   /* a leader says which term it leads */
+            safe = harness_monitor_observe(h, i, t, true, reason, sizeof reason);
         slot_release(h, i);
     }
+    if (!safe)
+        harness_fail(h, "SAFETY", "%s", reason);
     if (index)
         *index = idx;
     if (term)
@@ -97,22 +105,32 @@ bool harness_raft_start(harness *h, int i, int64_t cmd, int *index, int *term)
     return ok;
 }
 
-bool harness_raft_get_state(harness *h, int i, int *term, bool *is_leader)
+bool harness_observe_state(harness *h, int i, int *term, bool *is_leader, int *incarnation)
 {
     int t = -1;
     bool leader = false;
-    raft *rf = slot_acquire(h, i, false);
+    bool safe = true;
+    char reason[REASON_LEN];
+    raft *rf = slot_acquire(h, i, false, incarnation);
     if (rf) {
         int w = harness_watch_enter("raft_get_state", i);
         raft_get_state(rf, &t, &leader);
         harness_watch_leave(w);
+        safe = harness_monitor_observe(h, i, t, leader, reason, sizeof reason);
         slot_release(h, i);
     }
+    if (!safe)
+        harness_fail(h, "SAFETY", "%s", reason);
     if (term)
         *term = t;
     if (is_leader)
         *is_leader = leader;
     return rf != NULL;
+}
+
+bool harness_raft_get_state(harness *h, int i, int *term, bool *is_leader)
+{
+    return harness_observe_state(h, i, term, is_leader, NULL);
 }
 
 bool harness_is_alive(harness *h, int i)
@@ -247,6 +265,13 @@ void harness_crash_server(harness *h, int i)
         raft_kill(s->instance);
         harness_watch_leave(w);
         s->instance = NULL;
+        /* Every thread the instance started (its group) must be joined by now. */
+        char left[400];
+        size_t count = lab_threads_unjoined_in_group(s->incarnation, left, sizeof left);
+        if (count > 0)
+            harness_fail(h, "LEAK", "server %d: raft_kill returned, but %zu of its threads %s not joined: %s "
+                         "(raft_kill must stop and join every thread the instance started)",
+                         i, count, count == 1 ? "was" : "were", left);
     }
     if (s->ch) {
         applych_free(s->ch);
@@ -293,6 +318,8 @@ void harness_start_server(harness *h, int i)
     bool ok = true;
     lab_mutex_lock(&h->mu);
     s->last_applied = 0;
+    s->incarnation = ++h->incarnations;
+    s->incarnation_applied = -1;
     if (snap_len > 0)
         ok = harness_ingest_snapshot(h, i, snap, snap_len, -1, err, sizeof err);
     lab_mutex_unlock(&h->mu);
@@ -302,7 +329,11 @@ void harness_start_server(harness *h, int i)
 
     s->ch = applych_make();
     int w = harness_watch_enter("raft_make", i);
+    /* Every thread the instance starts, and every thread those start, is in
+     * its group: raft_kill must have stopped them all when it returns. */
+    lab_thread_set_group(s->incarnation);
     s->instance = raft_make(s->ends, h->n, i, s->saved, s->ch);
+    lab_thread_set_group(-1);
     harness_watch_leave(w);
     if (s->instance == NULL)
         lab_fatal("raft_make returned NULL for server %d", i);
@@ -373,6 +404,7 @@ harness *harness_make(int n, bool unreliable, bool snapshot)
         harness_start_server(h, i);
     for (int i = 0; i < n; i++)
         harness_connect(h, i);
+    harness_monitor_start(h);
     return h;
 }
 
@@ -403,10 +435,30 @@ static void check_cpu(harness *h)
     double wall = (double)(lab_now_ms() - h->make_ms) / 1000.0;
     double cpu = lab_cpu_seconds() - h->cpu0;
     double limit = HARNESS_CPU_FRACTION * scale * wall;
-    if (scale > 0 && cpu > HARNESS_CPU_MIN_S && cpu > limit)
-        harness_fail(h, "PERF", "the test used %.1f s of CPU in %.1f s (%.0f%% of one core; the limit "
-                     "is %.0f%%): is a thread busy-waiting instead of sleeping?",
-                     cpu, wall, 100.0 * cpu / wall, 100.0 * HARNESS_CPU_FRACTION * scale);
+    if (!(scale > 0 && cpu > HARNESS_CPU_MIN_S && cpu > limit))
+        return;
+    /* Where the CPU went: a storm of calls to one server (a request rejected
+     * and resent at once, again and again) looks like a busy-wait from here. */
+    int busiest = -1, most = 0;
+    char method[64] = "", m[64];
+    for (int i = 0; i < h->n; i++) {
+        int count = labrpc_network_busiest_method(h->net, h->slots[i].name, m, sizeof m);
+        if (count > most) {
+            most = count;
+            busiest = i;
+            memcpy(method, m, sizeof method);
+        }
+    }
+    double rate = wall > 0 ? most / wall : 0;
+    if (busiest >= 0 && rate > HARNESS_STORM_RPCS_PER_S)
+        harness_fail(h, "PERF", "a retry storm: %.0f %s calls per second to server %d (%d in %.1f s), "
+                     "and %.1f s of CPU (%.0f%% of one core; the limit is %.0f%%): is a rejected request "
+                     "resent at once, in a loop, without the change that would make it succeed?",
+                     rate, method, busiest, most, wall, cpu, 100.0 * cpu / wall,
+                     100.0 * HARNESS_CPU_FRACTION * scale);
+    harness_fail(h, "PERF", "the test used %.1f s of CPU in %.1f s (%.0f%% of one core; the limit "
+                 "is %.0f%%): is a thread busy-waiting instead of sleeping?",
+                 cpu, wall, 100.0 * cpu / wall, 100.0 * HARNESS_CPU_FRACTION * scale);
 }
 
 void harness_end(harness *h)
@@ -455,6 +507,7 @@ void harness_cleanup(harness *h)
     lab_mutex_lock(&h->mu);
     h->finished = true;
     lab_mutex_unlock(&h->mu);
+    harness_monitor_stop(h);
     for (int i = 0; i < h->n; i++)
         harness_crash_server(h, i);
     labrpc_network_cleanup(h->net);
@@ -481,6 +534,7 @@ void harness_cleanup(harness *h)
         free(s->ends);
     }
     free(h->slots);
+    harness_monitor_free(h);
     lab_cond_destroy(&h->cv);
     lab_mutex_destroy(&h->mu);
     free(h);

@@ -208,6 +208,8 @@ bool harness_ingest_snapshot(harness *h, int i, const uint8_t *data, size_t len,
             if (entries[k].present)
                 log_set(h, i, k, entries[k].cmd, entries[k].len);
         h->slots[i].last_applied = last_included;
+        if (index != -1)   /* delivered by this incarnation: its applies go on from here */
+            h->slots[i].incarnation_applied = last_included;
     }
     for (int k = 0; k < count; k++)
         free(entries[k].cmd);
@@ -226,12 +228,24 @@ bool harness_ingest_snapshot(harness *h, int i, const uint8_t *data, size_t len,
  */
 static void apply_command(harness *h, int i, const apply_msg *m, char *err, size_t errlen)
 {
+    int index = m->command_index;
     lab_mutex_lock(&h->mu);
-    bool prevok = check_logs(h, i, m->command_index, m->command, m->command_len, err, errlen);
+    bool prevok = check_logs(h, i, index, m->command, m->command_len, err, errlen);
+    int last = h->slots[i].incarnation_applied;
+    h->slots[i].incarnation_applied = index;
     lab_mutex_unlock(&h->mu);
-    if (m->command_index < 1 || m->command_index >= MAX_SANE_INDEX
-        || (m->command_index > 1 && !prevok))
-        snprintf(err, errlen, "server %d apply out of order %d", i, m->command_index);
+    if (index < 1 || index >= MAX_SANE_INDEX || (index > 1 && !prevok))
+        snprintf(err, errlen, "server %d apply out of order %d", i, index);
+    /* Beyond the original, which only asks that index-1 was applied some
+     * time: within one incarnation each index comes once, right after the
+     * previous one. (A restarted server may begin again from its snapshot,
+     * or from 1.) */
+    else if (!err[0] && last >= 0 && index <= last)
+        snprintf(err, errlen, "State Machine Safety: server %d applied index %d again, after index %d "
+                 "(each index is applied once, in order)", i, index, last);
+    else if (!err[0] && last >= 0 && index > last + 1)
+        snprintf(err, errlen, "State Machine Safety: server %d applied index %d right after index %d, "
+                 "skipping %d (each index is applied once, in order)", i, index, last, last + 1);
 }
 
 void *harness_applier_main(void *p)
@@ -270,8 +284,15 @@ void *harness_snapshot_applier_main(void *p)
         char err[REASON_LEN] = "";
         if (m.snapshot_valid) {
             lab_mutex_lock(&h->mu);
-            harness_ingest_snapshot(h, i, m.snapshot, m.snapshot_len, m.snapshot_index, err, sizeof err);
+            int before = h->slots[i].last_applied;
+            bool ok = harness_ingest_snapshot(h, i, m.snapshot, m.snapshot_len, m.snapshot_index, err, sizeof err);
             lab_mutex_unlock(&h->mu);
+            /* Beyond the original: an older snapshot than what the service
+             * has applied would take its state back. */
+            if (ok && m.snapshot_index < before)
+                snprintf(err, sizeof err, "State Machine Safety: server %d's Raft sent a snapshot through "
+                         "index %d after index %d was applied: the service's state went back (a "
+                         "snapshot older than what was applied must be ignored)", i, m.snapshot_index, before);
         } else if (m.command_valid) {
             lab_mutex_lock(&h->mu);
             int expected = h->slots[i].last_applied + 1;

@@ -31,7 +31,11 @@ enum {
     END_NAME_LEN = 20,       /* the original's randstring(20) */
     REASON_LEN = 640,
     MAX_SANE_INDEX = 10 * 1000 * 1000,  /* a larger applied index is garbage */
+    HARNESS_MONITOR_POLL_MS = 5,        /* the safety monitor's period */
+    HARNESS_STORM_RPCS_PER_S = 200,     /* to one server: 20x the heartbeats of 2 leaders */
 };
+
+typedef struct harness_monitor harness_monitor;
 
 /* One command as the tester saw server i apply it. */
 typedef struct applied {
@@ -48,6 +52,8 @@ typedef struct slot {
     applied *log;          /* log[index]: what this server applied there */
     int log_cap;
     int last_applied;      /* the snapshot applier's */
+    int incarnation;       /* which instance rf is: unique over the test, > 0 */
+    int incarnation_applied; /* last index this incarnation applied; -1: none yet */
     /* main: */
     raft *instance;        /* alive until raft_kill, even after rf is NULL */
     applych *ch;
@@ -67,6 +73,7 @@ struct harness {
     uint64_t seed;
     int64_t make_ms;       /* for the 120-second limit */
     double cpu0;           /* the process's CPU seconds at make */
+    harness_monitor *monitor;  /* harness_monitor.c; set by make, main thread */
 
     lab_mutex mu;
     lab_cond cv;           /* broadcast: a failure recorded, a slot's refs hit 0 */
@@ -74,6 +81,7 @@ struct harness {
     slot *slots;
     lab_rand rand;
     int max_index;         /* highest index applied by anyone */
+    int incarnations;      /* instances made so far */
     bool finished;
     bool failed;           /* a failure recorded off the main thread */
     char fail_class[16];
@@ -116,6 +124,7 @@ void harness_watchdog_start(void);
 void harness_watchdog_stop(void);
 int harness_watch_enter(const char *what, int server);
 void harness_watch_leave(int token);
+void harness_watch_set_background(void);   /* the calling thread's calls are reported last */
 
 /* harness_apply.c */
 void harness_encode_int(codec_buffer *b, int64_t cmd);
@@ -130,5 +139,15 @@ void *harness_snapshot_applier_main(void *arg);
 
 /* harness.c */
 bool harness_start_on(harness *h, int i, bool only_if_connected, const void *cmd, size_t len, int *index, int *term);
+/* raft_get_state on server i if alive, with the incarnation that answered. */
+bool harness_observe_state(harness *h, int i, int *term, bool *is_leader, int *incarnation);
+
+/* harness_monitor.c: Election Safety and growing terms, watched all the time. */
+void harness_monitor_start(harness *h);
+void harness_monitor_stop(harness *h);
+void harness_monitor_free(harness *h);
+/* Server i reported (term, is_leader); false with reason set if that breaks a
+ * property. Any thread; no lock held. */
+bool harness_monitor_observe(harness *h, int i, int term, bool is_leader, char *reason, size_t n);
 
 #endif

@@ -65,11 +65,19 @@ static void describe(const lab_thread_view *v, const lab_thread_view *all, char 
 {
     if (v->state == LAB_THREAD_LOCKING) {
         const char *holder_state = v->holder >= 0 ? lab_thread_state_name(all[v->holder].state) : NULL;
-        if (v->holder_name[0])
+        if (v->holder >= 0 && all[v->holder].activity[0])
+            /* The classic: the holder waits on something that needs this very
+             * mutex to make progress (the receiver of the apply channel). */
+            snprintf(out, cap, "waits for mutex '%s', held by '%s', which is %s while it holds it "
+                     "(a deadlock: never hold a lock across a send on the apply channel)",
+                     v->mutex, v->holder_name, all[v->holder].activity);
+        else if (v->holder_name[0])
             snprintf(out, cap, "waits for mutex '%s', held by '%s'%s%s%s", v->mutex, v->holder_name,
                      holder_state ? " (" : "", holder_state ? holder_state : "", holder_state ? ")" : "");
         else
             snprintf(out, cap, "waits for mutex '%s'", v->mutex);
+    } else if (v->activity[0]) {
+        snprintf(out, cap, "%s", v->activity);
     } else if (v->state == LAB_THREAD_WAITING) {
         snprintf(out, cap, "waits on a condition variable (with mutex '%s')", v->mutex);
     } else {
