@@ -3,8 +3,10 @@
  * (a raw pthread mutex: this is the layer itself) guards the list; it is
  * taken only when a thread starts or ends and when a dump looks.
  */
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "lab/diag.h"
@@ -58,8 +60,35 @@ size_t lab_threads_unjoined_in_group(int group, char *out, size_t n)
     return found;
 }
 
+/*
+ * Every lab thread gets an alternate signal stack, so that a crash handler
+ * installed with SA_ONSTACK (the harness's) still runs after a stack
+ * overflow, when the thread's own stack is exhausted. The previous one (a
+ * sanitizer's, or none) is put back before the thread ends.
+ */
+enum { ALT_STACK_BYTES = 64 * 1024 };   /* the crash handler symbolises a stack */
+
+static void alt_stack_install(lab_thread_info *t)
+{
+    stack_t ss = {.ss_sp = malloc(ALT_STACK_BYTES), .ss_size = ALT_STACK_BYTES, .ss_flags = 0};
+    if (ss.ss_sp != NULL && sigaltstack(&ss, &t->previous_alt_stack) == 0)
+        t->alt_stack = ss.ss_sp;
+    else
+        free(ss.ss_sp);   /* no alternate stack: a crash report needs a stack left */
+}
+
+static void alt_stack_remove(lab_thread_info *t)
+{
+    if (t->alt_stack == NULL)
+        return;
+    sigaltstack(&t->previous_alt_stack, NULL);
+    free(t->alt_stack);
+    t->alt_stack = NULL;
+}
+
 void lab_registry_add(lab_thread_info *t)
 {
+    alt_stack_install(t);
     pthread_mutex_lock(&registry_lock);
     t->handle = pthread_self();
     t->prev = NULL;
@@ -85,6 +114,7 @@ void lab_registry_remove(lab_thread_info *t)
         t->registered = false;
     }
     pthread_mutex_unlock(&registry_lock);
+    alt_stack_remove(t);
     if (!t->adopted)
         atomic_fetch_sub(&threads_running, 1);
 }

@@ -6,6 +6,7 @@
 #define LAB_SYNC_INTERNAL_H
 
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 
@@ -28,6 +29,9 @@ struct lab_thread_info {
     /* Every thread made by lab_thread_create, until it is joined; registry.c's lock. */
     lab_thread_info *unjoined_prev, *unjoined_next;
     bool returned;                         /* its function has returned */
+    /* Its alternate signal stack (registry.c); the thread's own. */
+    void *alt_stack;
+    stack_t previous_alt_stack;
 };
 
 void lab_registry_created(lab_thread_info *t); /* lab_thread_create, before the thread starts */
