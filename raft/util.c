@@ -68,7 +68,8 @@ int debug_verbosity(void)
 }
 
 /*
- * Formats "<ms> <topic> S<me> <message>\n" and writes it with one fwrite.
+ * Formats "<ms> <topic> S<me> <message>\n" ("S*" for a line about no one
+ * server, me < 0: the tester's) and writes it with one fwrite.
  * Caller holds print_mu, so that the clock is read in the same order as the
  * lines are written: timestamps in the output never go backwards.
  */
@@ -79,7 +80,8 @@ static void print_line(const char *topic, int me, const char *fmt, va_list ap)
 
     char small[512];
     /* At most 20 + 1 + 64 + 2 + 11 + 1 bytes: the prefix always fits. */
-    int prefix = snprintf(small, sizeof small, "%06lld %-7.64s S%d ", ms, topic, me);
+    int prefix = me >= 0 ? snprintf(small, sizeof small, "%06lld %-7.64s S%d ", ms, topic, me)
+                         : snprintf(small, sizeof small, "%06lld %-7.64s S* ", ms, topic);
     assert(prefix > 0 && (size_t)prefix < sizeof small / 2);
 
     va_list again;
