@@ -39,11 +39,12 @@ class TestRow:
 class Grade:
     name: str
     path: str
-    status: str = "OK"            # OK, BUILD-ERROR, NO-SOURCE, INCOMPLETE
-    detail: str = ""              # the compiler's errors, or what was missing
+    status: str = "OK"            # OK, BUILD-ERROR, REFUSED, NO-SOURCE, GRADER-ERROR, INCOMPLETE
+    detail: str = ""              # the compiler's errors, what was refused, or what was missing
     rows: list = field(default_factory=list)
     wall_seconds: float = 0.0     # from this submission's first run to its last
     all_tests: bool = True        # every test of the lab was run (the budget applies)
+    taken_from: str = ""          # the file of the submission that was graded
 
     @property
     def score(self):
@@ -67,10 +68,18 @@ class Grade:
     def over_budget(self):
         return self.all_tests and self.status == "OK" and self.lab_seconds() > LAB_BUDGET_SECONDS
 
+    def grader_errors(self):
+        return sum(r.stats.classes.get("GRADER-ERROR", 0) for r in self.rows)
+
     def summary_text(self, policy_text):
         lines = [f"{self.name}: {self.score:g}/{self.max_score:g} points", policy_text]
+        if self.taken_from:
+            lines.append(f"graded: {self.taken_from} of {self.path}")
         if self.status != "OK":
             lines.append(f"{self.status}: {self.detail}")
+        if self.grader_errors():
+            lines.append(f"GRADER-ERROR in {self.grader_errors()} run(s): the grader failed, not the "
+                         "submission; grade it again")
         parts = "   ".join(f"{p} {got:g}/{most:g}" for p, (got, most) in self.part_scores().items())
         if parts:
             lines.append(parts)
@@ -85,8 +94,10 @@ class Grade:
 
 def text_report(grade, policy_text, out_dir=None):
     lines = ["", f"=== {grade.name} ({grade.path}) ==="]
-    if grade.status in ("BUILD-ERROR", "NO-SOURCE"):
+    if grade.status in ("BUILD-ERROR", "NO-SOURCE", "REFUSED", "GRADER-ERROR"):
         lines += [f"{grade.status}: 0/{grade.max_score:g} points", grade.detail]
+        if grade.taken_from:
+            lines.append(f"graded: {grade.taken_from} of {grade.path}")
         return "\n".join(lines)
     rows = []
     for r in grade.rows:
@@ -111,16 +122,21 @@ CSV_FIELDS = ["submission", "status", "score", "max_score", "2A", "2B", "2C", "2
 
 
 def write_csv(path, grades):
-    with open(path, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=CSV_FIELDS)
-        w.writeheader()
-        for g in grades:
-            parts = g.part_scores()
-            runs = sum(r.stats.runs for r in g.rows)
-            w.writerow({
-                "submission": g.name, "status": g.status, "score": g.score, "max_score": g.max_score,
-                **{p: parts[p][0] if p in parts else "" for p in catalog.PARTS},
-                "runs": runs, "failed_runs": sum(len(r.stats.failures) for r in g.rows),
-                "lab_seconds": round(g.lab_seconds(), 1) if g.rows else "",
-                "over_budget": "yes" if g.over_budget() else "no", "path": g.path,
-            })
+    """The CSV at path (atomically: grading/gradelib/outputs.py)."""
+    from .outputs import write_csv as atomic
+    atomic(path, grades)
+
+
+def write_csv_to(f, grades):
+    w = csv.DictWriter(f, fieldnames=CSV_FIELDS)
+    w.writeheader()
+    for g in grades:
+        parts = g.part_scores()
+        runs = sum(r.stats.runs for r in g.rows)
+        w.writerow({
+            "submission": g.name, "status": g.status, "score": g.score, "max_score": g.max_score,
+            **{p: parts[p][0] if p in parts else "" for p in catalog.PARTS},
+            "runs": runs, "failed_runs": sum(len(r.stats.failures) for r in g.rows),
+            "lab_seconds": round(g.lab_seconds(), 1) if g.rows else "",
+            "over_budget": "yes" if g.over_budget() else "no", "path": g.path,
+        })

@@ -6,6 +6,7 @@ never unpacked, so a hostile archive cannot write anywhere.
 """
 import os
 import re
+import stat
 import tarfile
 import zipfile
 from dataclasses import dataclass
@@ -27,24 +28,46 @@ class Submission:
 
 
 def load(path):
-    """The submission at path with its raft.c read; raises SubmissionError."""
+    """The submission at path with its raft.c read; raises SubmissionError.
+    Inside a submission, nothing on the way to raft.c may be a symbolic
+    link, and raft.c must be a regular file: a link could point at the
+    reference solution or at a device."""
     sub = Submission(path=path, name=base_name(path))
     if os.path.isdir(path):
         for candidate in ("raft/raft.c", "raft.c"):
             full = os.path.join(path, candidate)
-            if os.path.isfile(full):
+            if os.path.lexists(full) or os.path.islink(os.path.join(path, "raft")):
+                _no_links(path, candidate)
                 sub.source, sub.taken_from = _read_file(full), candidate
                 return sub
         raise SubmissionError(f"{path}: no raft/raft.c or raft.c inside")
-    if not os.path.isfile(path):
+    if os.path.islink(path):
+        raise SubmissionError(f"{path}: not a regular file (a symbolic link)")
+    if not os.path.lexists(path):
         raise SubmissionError(f"{path}: no such file or directory")
     if path.endswith(ARCHIVE_SUFFIXES):
+        _regular(path)
         sub.taken_from, sub.source = _from_archive(path)
         return sub
     if path.endswith(".c"):
         sub.source, sub.taken_from = _read_file(path), os.path.basename(path)
         return sub
     raise SubmissionError(f"{path}: not a raft.c, a directory or an archive ({', '.join(ARCHIVE_SUFFIXES)})")
+
+
+def _no_links(top, rel):
+    parts = rel.split("/")
+    for i in range(1, len(parts) + 1):
+        here = os.path.join(top, *parts[:i])
+        if os.path.islink(here):
+            raise SubmissionError(f"{here}: not a regular file (a symbolic link)")
+
+
+def _regular(path):
+    st = os.lstat(path)
+    if not stat.S_ISREG(st.st_mode):
+        raise SubmissionError(f"{path}: not a regular file")
+    return st
 
 
 def base_name(path):
@@ -65,19 +88,32 @@ def base_name(path):
 
 
 def unique_names(submissions):
-    seen = {}
+    """Makes the names unique (whatever the batch: a name that looks like
+    another's suffixed one, names equal but for case)."""
+    taken = set()
     for sub in submissions:
-        n = seen.get(sub.name, 0)
-        seen[sub.name] = n + 1
-        if n:
-            sub.name = f"{sub.name}-{n + 1}"
+        name, n = sub.name, 1
+        while name.lower() in taken:
+            n += 1
+            name = f"{sub.name}-{n}"
+        taken.add(name.lower())
+        sub.name = name
 
 
 def _read_file(path):
-    if os.path.getsize(path) > MAX_SOURCE_BYTES:
-        raise SubmissionError(f"{path}: larger than {MAX_SOURCE_BYTES >> 20} MiB")
-    with open(path, "rb") as f:
-        return f.read()
+    """A regular file's bytes, opened without following a link and without
+    blocking (a FIFO or a device is refused, never read)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_NONBLOCK", 0))
+    except OSError as err:
+        raise SubmissionError(f"{path}: not a regular file ({err.strerror})")
+    with os.fdopen(fd, "rb") as f:
+        st = os.fstat(f.fileno())
+        if not stat.S_ISREG(st.st_mode):
+            raise SubmissionError(f"{path}: not a regular file")
+        if st.st_size > MAX_SOURCE_BYTES:
+            raise SubmissionError(f"{path}: larger than {MAX_SOURCE_BYTES >> 20} MiB")
+        return f.read(MAX_SOURCE_BYTES + 1)[:MAX_SOURCE_BYTES]
 
 
 def _pick(names):
@@ -98,14 +134,20 @@ def _from_archive(path):
                 name = _pick(list(infos))
                 if name is None:
                     raise SubmissionError(f"{path}: no raft/raft.c or raft.c inside")
+                kind = (infos[name].external_attr >> 16) & 0o170000
+                if kind not in (0, stat.S_IFREG):
+                    raise SubmissionError(f"{path}: {name} is not a regular file")
                 if infos[name].file_size > MAX_SOURCE_BYTES:
                     raise SubmissionError(f"{path}: {name} is larger than {MAX_SOURCE_BYTES >> 20} MiB")
                 return name, z.read(name)
         with tarfile.open(path) as t:
-            members = {m.name.lstrip("./"): m for m in t.getmembers() if m.isfile()}
-            name = _pick(list(members))
+            every = {m.name.lstrip("./"): m for m in t.getmembers() if not m.isdir()}
+            name = _pick(list(every))
             if name is None:
-                raise SubmissionError(f"{path}: no raft/raft.c or raft.c inside (a regular file; links are not followed)")
+                raise SubmissionError(f"{path}: no raft/raft.c or raft.c inside")
+            if not every[name].isreg():
+                raise SubmissionError(f"{path}: {name} is not a regular file (links are not followed)")
+            members = every
             if members[name].size > MAX_SOURCE_BYTES:
                 raise SubmissionError(f"{path}: {name} is larger than {MAX_SOURCE_BYTES >> 20} MiB")
             return name, t.extractfile(members[name]).read()

@@ -17,7 +17,7 @@ import unittest
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
 sys.path.insert(0, os.path.join(ROOT, "tools"))
 
-from raftrun import catalog, limits, pool, run, stats  # noqa: E402
+from raftrun import catalog, limits, pool, run, sandbox, stats  # noqa: E402
 
 LIST_OUTPUT = """raft2A: 2 tests
 ├── t01_initial_election
@@ -188,6 +188,115 @@ class RunnerTest(unittest.TestCase):
         self.assertLess(time.monotonic() - start, 4)
         self.assertFalse(interrupted)
         self.assertEqual(sorted(o.seed for _, o in results), list(range(6)))
+
+
+class RobustnessTest(unittest.TestCase):
+    """The runner never falls over, and limits hold and report as limits."""
+    def setUp(self):
+        self.dir = tempfile.mkdtemp()
+        self.log = os.path.join(self.dir, "run.log")
+
+    def runner(self, body, **kw):
+        return run.Runner(fake_binary(self.dir, body), kw.pop("limits", LIMITS), sandbox=[], **kw)
+
+    def test_hard_limits_equal_soft_so_a_run_cannot_raise_them(self):
+        out = self.runner('echo "cpu $(ulimit -St) $(ulimit -Ht)"; ulimit -St unlimited 2>/dev/null || echo refused\n',
+                          limits=limits.Limits(cpu_seconds=7)).run("2A/x_y", 1, self.log)
+        with open(self.log) as f:
+            text = f.read()
+        self.assertIn("cpu 7 7", text)
+        self.assertIn("refused", text)
+        self.assertFalse(out.passed)
+
+    def test_cpu_limit_of_a_child_is_a_limit_not_a_crash(self):
+        # As Criterion's test process: the busy child is killed at the hard limit, the parent exits 1.
+        out = self.runner("sh -c 'while :; do :; done'\nexit 1\n",
+                          limits=limits.Limits(cpu_seconds=1)).run("2A/x_y", 1, self.log)
+        self.assertEqual(out.cls, "LIMIT")
+        self.assertIn("CPU-time limit (1 s", out.reason)
+
+    def test_a_run_that_deletes_its_log_is_a_grader_error_and_the_pool_goes_on(self):
+        r = self.runner('rm -f "$(readlink /proc/$$/fd/1)"\n')
+        other = tempfile.mkdtemp()
+        ok = run.Runner(fake_binary(other, 'TEST=2A/x_y\n' + PASS_SH), LIMITS, sandbox=[])
+        jobs = [pool.Job(r, "2A/x_y", 1, os.path.join(self.dir, "a.log")),
+                pool.Job(ok, "2A/x_y", 2, os.path.join(self.dir, "b.log"))]
+        results, interrupted = pool.run_all(jobs, 1)   # one at a time: dash takes fds 0-9 only
+        classes = sorted((o.seed, o.cls) for _, o in results)
+        self.assertEqual(classes, [(1, "GRADER-ERROR"), (2, "")])
+
+    def test_an_enormous_log_is_read_at_a_flat_cost(self):
+        with open(self.log, "wb") as f:
+            f.write(b"Test (2A): initial election ...\n" + b"\n" * (20 << 20))
+        start = time.monotonic()
+        text = run._read_text(self.log)
+        self.assertLess(len(text), 3 << 20)
+        self.assertLess(time.monotonic() - start, 2)
+        self.assertEqual(run.classify("2A/x_y", 1, text, 1, False, 160, LIMITS).title, "initial election")
+
+    def test_the_first_signal_stops_and_later_ones_are_ignored(self):
+        old = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
+        try:
+            pool.STOP.clear()
+            pool.catch_interrupts()
+            for sig in (signal.SIGINT, signal.SIGINT, signal.SIGTERM, signal.SIGINT):
+                os.kill(os.getpid(), sig)
+                time.sleep(0.05)
+            self.assertTrue(pool.STOP.is_set())
+            r = self.runner("sleep 30\n")
+            start = time.monotonic()
+            results, interrupted = pool.run_all([pool.Job(r, "2A/x_y", 1, self.log)], 1)
+            self.assertTrue(interrupted)
+            self.assertLess(time.monotonic() - start, 5)
+        finally:
+            pool.STOP.clear()
+            signal.signal(signal.SIGINT, old[0])
+            signal.signal(signal.SIGTERM, old[1])
+
+
+class BubblewrapTest(unittest.TestCase):
+    """The sandbox of sandbox.py, where bubblewrap works on this machine."""
+    @classmethod
+    def setUpClass(cls):
+        cls.box = sandbox.detect()
+        if cls.box.level != "bwrap":
+            raise unittest.SkipTest(f"no bubblewrap here: {cls.box.line()}")
+
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(dir="/tmp")
+        os.chmod(self.dir, 0o755)
+        self.log = os.path.join(self.dir, "run.log")
+
+    def run_in_box(self, body):
+        binary = fake_binary(self.dir, body)
+        os.chmod(binary, 0o755)
+        inside = "/opt/raftlab/raft-tests"
+        r = run.Runner(binary, LIMITS, sandbox=lambda inner: self.box.wrap([inside] + inner[1:], ro=[(binary, inside)]))
+        out = r.run("2A/x_y", 1, self.log)
+        with open(self.log) as f:
+            return out, f.read()
+
+    def test_a_run_passes_through_the_verdict_channel_and_sees_nothing_else(self):
+        out, text = self.run_in_box(
+            f'echo "uid $(id -u)"; ls {self.dir} /work /root 2>&1 | head -3; cat /proc/net/dev | tail -n +3\n'
+            'ps -e -o pid= | wc -l | sed "s/^/procs /"; touch /usr/x 2>/dev/null || echo "usr read-only"\n'
+            'TEST=2A/x_y\n' + PASS_SH)
+        self.assertTrue(out.passed, text)
+        if os.geteuid() == 0:
+            self.assertIn(f"uid {sandbox.SANDBOX_UID}", text)
+        self.assertIn("No such file or directory", text)
+        self.assertNotIn("eth", text)
+        self.assertIn("usr read-only", text)
+
+    def test_nothing_survives_its_run(self):
+        marker = os.path.join(self.dir, "alive")
+        out, text = self.run_in_box(f'setsid sh -c "sleep 2; echo still > /proc/1/cwd/x" & \n'
+                                    f'(sleep 2; echo x) >/dev/null 2>&1 &\nexit 0\n')
+        time.sleep(3)
+        self.assertFalse(os.path.exists(marker))
+        import subprocess
+        left = subprocess.run(["pgrep", "-f", "sleep 2; echo still"], capture_output=True, text=True).stdout
+        self.assertEqual(left.strip(), "", "a process outlived its sandbox")
 
 
 class SandboxTest(unittest.TestCase):

@@ -120,11 +120,12 @@ def kill_tree(pid):
 
 
 def _set_limit(which, value):
+    """Soft and hard both: the run cannot raise its own limit again."""
     soft, hard = resource.getrlimit(which)
     if hard != resource.RLIM_INFINITY:
         value = min(value, hard)
     try:
-        resource.setrlimit(which, (value, hard))
+        resource.setrlimit(which, (value, value))
     except (ValueError, OSError):
         pass   # a limit this OS does not enforce (RLIMIT_AS on macOS)
 

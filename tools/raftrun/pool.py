@@ -4,11 +4,14 @@ an interrupt kills the runs in progress and returns what finished.
 """
 import queue
 import signal
+import sys
 import threading
 from dataclasses import dataclass
 from typing import Any
 
-from .run import Runner
+from .run import Outcome, Runner
+
+GRADER_ERROR = "GRADER-ERROR"
 
 
 @dataclass
@@ -21,13 +24,28 @@ class Job:
     label: str = ""          # named with its failures in the progress lines
 
 
+STOP = threading.Event()   # set by the first SIGINT or SIGTERM
+
+
 def catch_interrupts():
     """Ctrl-C and SIGTERM end the runs and report what finished, even when
-    this process was started with SIGINT ignored (in the background)."""
+    this process was started with SIGINT ignored (in the background). The
+    first signal only asks to stop (run_all sees it within half a second);
+    later ones are ignored, so the reports are always written."""
     def interrupt(signum, frame):
-        raise KeyboardInterrupt
+        if not STOP.is_set():
+            STOP.set()
+            print("\ninterrupted: stopping the runs; the reports follow (further signals are ignored)",
+                  file=sys.stderr, flush=True)
     signal.signal(signal.SIGINT, interrupt)
     signal.signal(signal.SIGTERM, interrupt)
+
+
+def grader_error(job, exc):
+    """A run the runner itself failed on (its log gone, unreadable, ...):
+    that run's GRADER-ERROR, and the batch goes on."""
+    return Outcome(test=job.test, seed=job.seed, passed=False, cls=GRADER_ERROR,
+                   reason=f"the grader could not run or read this run: {type(exc).__name__}: {exc}"[:500])
 
 
 def run_all(jobs, parallel, on_outcome=None, progress=None):
@@ -47,8 +65,8 @@ def run_all(jobs, parallel, on_outcome=None, progress=None):
                 return
             try:
                 outcome = job.runner.run(job.test, job.seed, job.log_path)
-            except Exception as exc:   # a runner fault must not hang the pool
-                outcome = exc
+            except Exception as exc:   # a runner fault is that run's, never the pool's
+                outcome = grader_error(job, exc)
             done.put((job, outcome))
 
     threads = [threading.Thread(target=worker, daemon=True) for _ in range(max(1, parallel))]
@@ -57,6 +75,8 @@ def run_all(jobs, parallel, on_outcome=None, progress=None):
     results, interrupted, finished = [], False, 0
     try:
         while finished < len(jobs):
+            if STOP.is_set():
+                raise KeyboardInterrupt
             try:
                 job, outcome = done.get(timeout=0.5)
             except queue.Empty:
@@ -64,13 +84,14 @@ def run_all(jobs, parallel, on_outcome=None, progress=None):
                     progress.tick()
                 continue
             finished += 1
-            if isinstance(outcome, Exception):
-                raise outcome
             if outcome is None:
                 continue
-            results.append((job, outcome))
             if on_outcome:
-                on_outcome(job, outcome)
+                try:
+                    on_outcome(job, outcome)
+                except Exception as exc:   # keeping its log failed: still a result
+                    outcome = grader_error(job, exc)
+            results.append((job, outcome))
             if progress:
                 progress.advance(outcome, job.label)
     except KeyboardInterrupt:

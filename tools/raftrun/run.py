@@ -79,8 +79,11 @@ class Runner:
     def run(self, test, seed, log_path):
         """Runs test once; the log is left at log_path. Returns an Outcome,
         or None when stop_all ended it (an interrupted run is no result)."""
-        cmd = (self.sandbox + self.limits.command_prefix() +
-               [self.binary, "--filter", catalog.criterion_filter(test), "-j1"])
+        inner = [self.binary, "--filter", catalog.criterion_filter(test), "-j1"]
+        if callable(self.sandbox):   # bwrap (sandbox.py): the limits set outside it, the binary inside
+            cmd = self.limits.command_prefix() + self.sandbox(inner)
+        else:                        # a prefix: unshare -n, or nothing
+            cmd = self.sandbox + self.limits.command_prefix() + inner
         key = secrets.token_hex(16)
         verdict_path = log_path + ".verdict"
         killed = threading.Event()
@@ -114,7 +117,8 @@ class Runner:
                 stopped = self._stopping
             verdicts.seek(0)
             verdict_text = verdicts.read(VERDICT_CAP).decode("utf-8", errors="replace")
-        os.remove(verdict_path)
+        if os.path.lexists(verdict_path):
+            os.remove(verdict_path)
         wall = time.monotonic() - start
         if stopped and killed.is_set():
             os.remove(log_path)   # half a run: no result, and no log to mislead
@@ -124,6 +128,7 @@ class Runner:
                            verdicts=verdict_text, key=key)
         outcome.wall_seconds = wall
         outcome.cpu_seconds = usage.ru_utime + usage.ru_stime
+        _name_the_cpu_limit(outcome, self.limits)
         outcome.log_path = log_path
         return outcome
 
@@ -140,9 +145,31 @@ class Runner:
             self._kill(pid, killed)
 
 
+def _name_the_cpu_limit(outcome, limits):
+    """The CPU limit's hard half is a SIGKILL (hard = soft, so the run cannot
+    raise it): a test process killed that way looks like a crash. A failed
+    run whose processes used the whole limit is a LIMIT, said with its value."""
+    if (not outcome.passed and outcome.cls in ("CRASH", "EXIT")
+            and outcome.cpu_seconds >= 0.97 * limits.cpu_seconds):
+        outcome.cls = "LIMIT"
+        outcome.reason = (f"used the whole CPU-time limit ({limits.cpu_seconds} s of CPU; "
+                          f"{outcome.cpu_seconds:.0f} s used): a busy loop?")
+
+
+LOG_READ_CAP = 1 << 20   # bytes of a log's head (and of its tail) read: the cost stays flat
+
+
 def _read_text(path):
+    """The log's head and tail (the banner is at its top), whatever its size."""
     with open(path, "rb") as f:
-        return f.read().decode("utf-8", errors="replace")
+        size = os.fstat(f.fileno()).st_size
+        head = f.read(LOG_READ_CAP)
+        if size <= 2 * LOG_READ_CAP:
+            return (head + f.read(LOG_READ_CAP)).decode("utf-8", errors="replace")
+        f.seek(size - LOG_READ_CAP)
+        tail = f.read(LOG_READ_CAP)
+    return (head.decode("utf-8", errors="replace") + f"\n[... {size - 2 * LOG_READ_CAP} bytes ...]\n"
+            + tail.decode("utf-8", errors="replace"))
 
 
 def classify(test, seed, output, returncode, killed, wall_seconds, limits, verdicts="", key=None):

@@ -1,0 +1,245 @@
+"""Building submissions: the trusted parts once, each raft.c in the sandbox.
+
+  prepare_lab   make raft-bin RAFT=raft (the framework, the harness and the
+                skeleton's test binary: the trusted one the test list comes
+                from); the lab's flags and objects from make print-raft-build;
+                the lab's public headers copied to a directory of their own
+  build         one submission: compile raft.c in the sandbox (a view of the
+                headers and of that one file, nothing else), with a timeout
+                and limits (CPU, memory, file size), stdin /dev/null; check
+                raft.o, its headers and its preprocessed source
+                (raftrun.objcheck); link it, in the sandbox too, with the
+                trusted objects. Raises BuildError or Refused.
+Everything a sandbox wrote is taken only if it is a regular file (never a
+link), and copied before use.
+"""
+import os
+import shlex
+import shutil
+import signal
+import stat
+import subprocess
+import time
+
+from raftrun import limits as limits_mod, objcheck
+
+BUILD_TIMEOUT = 120              # seconds for one compile or link
+BUILD_LIMITS = limits_mod.Limits(cpu_seconds=60, address_space_gb=4, file_size_mb=64, processes=4096)
+OUTPUT_CAP = 64 << 10            # bytes of compiler output kept (head and tail)
+OBJECT_CAP = 64 << 20            # largest raft.o, raft.i or test binary taken
+LAB_DIRS = objcheck.LAB_HEADER_DIRS
+IN_LAB, IN_SRC, IN_OUT, IN_OBJ, IN_CHECKED = "/lab", "/src", "/out", "/obj", "/in"
+
+
+class BuildError(Exception):
+    def __init__(self, summary, log=""):
+        super().__init__(summary)
+        self.summary, self.log = summary, log
+
+
+class Refused(Exception):
+    """raft.o breaks a rule: problems, one line each."""
+    def __init__(self, problems):
+        super().__init__(problems[0])
+        self.problems = problems
+
+
+class Lab:
+    """What prepare_lab found: flags, objects, the trusted binary, headers."""
+    def __init__(self, root, flags, trusted_binary, headers):
+        self.root, self.flags, self.trusted_binary, self.headers = root, flags, trusted_binary, headers
+
+
+def _make(root, args, timeout=1800):
+    env = dict(os.environ)
+    for var in ("SAN", "VALGRIND", "CC", "CFLAGS", "RAFT", "LDFLAGS", "LDLIBS", "RAFT_CPPFLAGS"):
+        env.pop(var, None)
+    proc = subprocess.run(["make", "--no-print-directory", "-C", root] + args, capture_output=True,
+                          stdin=subprocess.DEVNULL, env=env, timeout=timeout)
+    return proc.returncode, (proc.stdout + proc.stderr).decode("utf-8", "replace")
+
+
+def prepare_lab(root, work):
+    """Builds the trusted parts; raises BuildError when the lab itself does not build."""
+    code, log = _make(root, ["-j2", "RAFT=raft", "raft-bin"])
+    if code != 0:
+        raise BuildError("the lab itself does not build (make raft-bin RAFT=raft)", log)
+    code, out = _make(root, ["-s", "RAFT=raft", "print-raft-build"])
+    code2, binary = _make(root, ["-s", "RAFT=raft", "print-raft-bin"])
+    if code or code2:
+        raise BuildError("make print-raft-build failed", out + binary)
+    flags = {}
+    for line in out.splitlines():
+        key, sep, value = line.partition("=")
+        if sep:
+            flags[key] = shlex.split(value)
+    # The objects the link needs, copied where the sandbox's uid can read them.
+    objdir = _private_dir(os.path.join(work, "obj"))
+    for rel in flags["OBJS"]:
+        dest = os.path.join(objdir, rel)
+        os.makedirs(os.path.dirname(dest), mode=0o755, exist_ok=True)
+        shutil.copyfile(os.path.join(root, rel), dest)
+        os.chmod(dest, 0o644)
+    for here, dirs, _ in os.walk(objdir):
+        for d in dirs:
+            os.chmod(os.path.join(here, d), 0o755)
+    headers = os.path.join(work, "lab")
+    for d in LAB_DIRS:
+        os.makedirs(os.path.join(headers, d), exist_ok=True)
+        for name in sorted(os.listdir(os.path.join(root, d))):
+            full = os.path.join(root, d, name)
+            if name.endswith(".h") and not name.endswith("_internal.h") and os.path.isfile(full):
+                shutil.copyfile(full, os.path.join(headers, d, name))
+                os.chmod(os.path.join(headers, d, name), 0o644)
+        os.chmod(os.path.join(headers, d), 0o755)
+    os.chmod(headers, 0o755)
+    lab = Lab(root, flags, os.path.join(root, binary.strip()), headers)
+    lab.objdir = objdir
+    return lab
+
+
+def _private_dir(path, owner=-1):
+    os.makedirs(path, exist_ok=True)
+    os.chmod(path, 0o755)
+    if owner >= 0:
+        os.chown(path, owner, owner)
+    return path
+
+
+def capped(data, cap=OUTPUT_CAP):
+    """Head and tail of data (bytes) as text, decoded with replacement."""
+    if len(data) > cap:
+        data = data[: cap // 2] + b"\n[... %d bytes cut ...]\n" % (len(data) - cap) + data[-cap // 2:]
+    return data.decode("utf-8", "replace")
+
+
+def read_capped(path, cap=OUTPUT_CAP):
+    """A file's head and tail, at a cost that does not grow with its size."""
+    try:
+        with open(path, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            if size <= cap:
+                return f.read(cap).decode("utf-8", "replace")
+            head = f.read(cap // 2)
+            f.seek(size - cap // 2)
+            tail = f.read(cap // 2)
+    except OSError as err:
+        return f"[cannot read {path}: {err}]"
+    return (head.decode("utf-8", "replace") + f"\n[... {size - cap} bytes cut ...]\n"
+            + tail.decode("utf-8", "replace"))
+
+
+def run_sandboxed(box, argv, ro, rw, cwd, log_path, timeout=BUILD_TIMEOUT, limits=BUILD_LIMITS):
+    """Runs argv in the sandbox with limits and a timeout, output to
+    log_path; returns (exit status, output head and tail, what stopped it)."""
+    cmd = limits.command_prefix() + box.wrap(argv, ro, rw, cwd)
+    real_cwd = box.outside_cwd(cwd, ro, rw)
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                cwd=real_cwd, start_new_session=True)
+        stopped = ""
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            stopped = f"took more than {timeout} s (the build's time limit)"
+            limits_mod.kill_tree(proc.pid)
+            proc.wait()
+        limits_mod.kill_tree(proc.pid)   # anything it left behind
+    code = proc.returncode
+    if not stopped and code == -signal.SIGXCPU:
+        stopped = f"used the build's whole CPU-time limit ({limits.cpu_seconds} s)"
+    elif not stopped and code == -signal.SIGXFSZ:
+        stopped = f"wrote more than the build's file-size limit ({limits.file_size_mb} MiB)"
+    elif not stopped and code in (-signal.SIGKILL,):
+        stopped = "was killed (the build's limits)"
+    return code, read_capped(log_path), stopped
+
+
+def take_file(path, dest, cap=OBJECT_CAP):
+    """Copies a file a sandbox wrote, only when it is a regular file (not a
+    link) no larger than cap; returns dest, or raises BuildError."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_NONBLOCK", 0))
+    except OSError as err:
+        raise BuildError(f"{os.path.basename(path)}: {err.strerror}")
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise BuildError(f"{os.path.basename(path)} is not a regular file")
+        if st.st_size > cap:
+            raise BuildError(f"{os.path.basename(path)} is larger than {cap >> 20} MiB")
+        with os.fdopen(fd, "rb") as src, open(dest, "wb") as dst:
+            fd = -1
+            shutil.copyfileobj(src, dst)
+    finally:
+        if fd >= 0:
+            os.close(fd)
+    return dest
+
+
+def build(box, lab, work, name, source):
+    """The test binary of one submission (its path), built and checked;
+    raises BuildError or Refused."""
+    top = _private_dir(os.path.join(work, "subs", name))
+    src = _private_dir(os.path.join(top, "src"))
+    with open(os.path.join(src, "raft.c"), "wb") as f:
+        f.write(source)
+    os.chmod(os.path.join(src, "raft.c"), 0o644)
+    out = _private_dir(os.path.join(top, "out"), box.owner())
+    mine = _private_dir(os.path.join(top, "checked"))
+    cc, cflags = lab.flags["CC"], lab.flags["CFLAGS"]
+    ro = [(lab.headers, IN_LAB), (src, IN_SRC)]
+    rw = [(out, IN_OUT)]
+    start = time.monotonic()
+
+    code, text, stopped = run_sandboxed(
+        box, cc + cflags + ["-MD", "-MF", IN_OUT + "/raft.d", "-c", IN_SRC + "/raft.c", "-o", IN_OUT + "/raft.o"],
+        ro, rw, IN_LAB, os.path.join(top, "compile.log"))
+    if stopped:
+        raise BuildError(f"the compiler {stopped}", text)
+    if code != 0:
+        raise BuildError(first_errors(text), text)
+    obj = take_file(os.path.join(out, "raft.o"), os.path.join(mine, "raft.o"))
+    deps = take_file(os.path.join(out, "raft.d"), os.path.join(mine, "raft.d"), 1 << 20)
+    code, text, stopped = run_sandboxed(
+        box, cc + cflags + ["-E", IN_SRC + "/raft.c", "-o", IN_OUT + "/raft.i"],
+        ro, rw, IN_LAB, os.path.join(top, "preprocess.log"))
+    if stopped or code != 0:
+        raise Refused([f"raft.c cannot be preprocessed within the build's limits: {stopped or text[-300:]}"])
+    pre = take_file(os.path.join(out, "raft.i"), os.path.join(mine, "raft.i"))
+
+    try:
+        with open(pre, "rb") as f:
+            pre_text = f.read().decode("utf-8", "replace")
+        problems = (objcheck.check_object(obj) +
+                    objcheck.check_headers(objcheck.read_deps(deps), IN_LAB, IN_SRC + "/raft.c")
+                    if box.level == "bwrap" else
+                    objcheck.check_object(obj) +
+                    objcheck.check_headers(objcheck.read_deps(deps), lab.headers, os.path.join(src, "raft.c")))
+        problems += objcheck.check_preprocessed(pre_text, "raft.c")
+    except (OSError, subprocess.SubprocessError) as err:
+        raise BuildError(f"the object check could not read raft.o: {err}")
+    if problems:
+        raise Refused(problems)
+
+    objs = lab.flags["OBJS"]
+    code, text, stopped = run_sandboxed(
+        box, cc + lab.flags["LDFLAGS"] + ["-o", IN_OUT + "/raft-tests"] + objs[:-1]
+        + [IN_CHECKED + "/raft.o", objs[-1]] + lab.flags["LIBS"],
+        [(lab.objdir, IN_OBJ), (mine, IN_CHECKED)], rw, IN_OBJ, os.path.join(top, "link.log"))
+    if stopped or code != 0:
+        raise BuildError(f"linking failed{': the linker ' + stopped if stopped else ''}\n" + first_errors(text), text)
+    binary = take_file(os.path.join(out, "raft-tests"), os.path.join(mine, "raft-tests"), 256 << 20)
+    os.chmod(binary, 0o755)
+    shutil.rmtree(out, ignore_errors=True)
+    return binary, time.monotonic() - start
+
+
+def first_errors(log, limit=12):
+    """The compiler's first error lines, or the log's last lines."""
+    import re
+    lines = log.splitlines()
+    for i, line in enumerate(lines):
+        if re.search(r"\b(error|fatal error|undefined reference|multiple definition)\b", line):
+            return "\n".join(lines[i:i + limit])
+    return "\n".join(lines[-limit:])

@@ -1,0 +1,129 @@
+"""What the grader writes, and how: every report, results.json and CSV
+written atomically (a temporary file beside it, then os.replace), the
+stale ones of an earlier grading removed before anything runs, failing
+logs kept with caps (a log's head and tail; a total per submission)."""
+import json
+import os
+import shutil
+import tempfile
+
+from . import gradescope, report
+
+LOG_KEEP_CAP = 1 << 20            # bytes of a failing log's head, and of its tail, kept
+SUBMISSION_LOG_CAP = 32 << 20     # bytes of failing logs kept per submission
+
+
+def save(path, text):
+    """Writes text to path atomically: readers see the old file or the new one."""
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=directory)
+    try:
+        with os.fdopen(fd, "w", newline="") as f:
+            f.write(text)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.lexists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def _remove(path):
+    if os.path.islink(path) or os.path.isfile(path):
+        os.remove(path)
+    elif os.path.isdir(path):
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def json_path(args, name):
+    if not args.json:
+        return None
+    return os.path.join(args.json, name + ".json") if len(args.submissions) > 1 else args.json
+
+
+def remove_stale_batch(args):
+    """The batch's CSV (and a single results.json) of an earlier grading."""
+    for path in (args.csv, args.json if len(args.submissions) == 1 else None):
+        if path and (os.path.isfile(path) or os.path.islink(path)):
+            os.remove(path)
+
+
+def remove_stale(args, name):
+    """A submission's files of an earlier grading: its directory, its JSON."""
+    _remove(os.path.join(args.out, name))
+    path = json_path(args, name)
+    if path and len(args.submissions) > 1:
+        _remove(path)
+
+
+def write_all(grade, policy_text, args):
+    out_dir = os.path.join(args.out, grade.name)
+    text = report.text_report(grade, policy_text, out_dir)
+    print(text, flush=True)
+    save(os.path.join(out_dir, "report.txt"), text + "\n")
+    body = json.dumps(gradescope.results(grade, policy_text), indent=2) + "\n"
+    save(os.path.join(out_dir, "results.json"), body)
+    if args.json:
+        save(json_path(args, grade.name), body)
+    shutil.rmtree(os.path.join(out_dir, "runs"), ignore_errors=True)   # every log was kept or removed
+
+
+def write_csv(path, grades):
+    import io
+    buf = io.StringIO(newline="")
+    report.write_csv_to(buf, grades)
+    save(path, buf.getvalue())
+
+
+class LogKeeper:
+    """Keeps the log of each failing run (head and tail), up to a total per
+    submission; removes the others. Never raises: a log it cannot keep is
+    said so in the outcome's log path, and the run's verdict stands."""
+
+    def __init__(self, out):
+        self.out = out
+        self.kept = {}   # submission -> bytes kept
+
+    def keep_if_failed(self, tag, outcome):
+        path = outcome.log_path
+        try:
+            if outcome.passed:
+                outcome.log_path = ""
+                return
+            used = self.kept.get(tag, 0)
+            if used >= SUBMISSION_LOG_CAP:
+                outcome.log_path = ""
+                return
+            failures = os.path.join(self.out, tag, "failures")
+            os.makedirs(failures, exist_ok=True)
+            kept = os.path.join(failures, f"{outcome.test.replace('/', '-')}-SEED={outcome.seed}.log")
+            self.kept[tag] = used + copy_capped(path, kept)
+            outcome.log_path = kept
+        except OSError as err:
+            outcome.log_path = ""
+            outcome.reason += f" [its log could not be kept: {err.strerror}]"
+        finally:
+            try:
+                if path and os.path.lexists(path):
+                    os.remove(path)
+            except OSError:
+                pass
+
+
+def copy_capped(src, dest, cap=LOG_KEEP_CAP):
+    """Copies src's head and tail (cap bytes each) to dest; returns the
+    bytes written. Reads at most 2 × cap bytes whatever src's size."""
+    fd = os.open(src, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_NONBLOCK", 0))
+    with os.fdopen(fd, "rb") as f, open(dest, "wb") as out:
+        size = os.fstat(f.fileno()).st_size
+        if size <= 2 * cap:
+            data = f.read(2 * cap)
+            out.write(data)
+            return len(data)
+        head = f.read(cap)
+        f.seek(size - cap)
+        tail = f.read(cap)
+        note = f"\n[... {size - 2 * cap} bytes of this log cut by the grader ...]\n".encode()
+        out.write(head + note + tail)
+        return len(head) + len(note) + len(tail)
