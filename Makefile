@@ -113,7 +113,7 @@ bench: $(BENCH_BIN)
 
 # --- the Raft suites: one Criterion binary per implementation ---------------
 # RAFT=raft (the student's raft/raft.c) or RAFT=solution (solution/raft.c).
-RAFT_TEST_SRCS := tests/harness.c tests/harness_apply.c tests/harness_check.c tests/harness_monitor.c tests/harness_report.c tests/harness_signals.c tests/harness_sanitizers.c tests/harness_watchdog.c tests/support/backtrace.c tests/support/hang_dump.c tests/test_2a.c tests/test_2b.c tests/test_2c.c tests/test_2d.c
+RAFT_TEST_SRCS := tests/harness.c tests/harness_apply.c tests/harness_check.c tests/harness_monitor.c tests/harness_random.c tests/harness_report.c tests/harness_signals.c tests/harness_sanitizers.c tests/harness_watchdog.c tests/support/backtrace.c tests/support/hang_dump.c tests/test_2a.c tests/test_2b.c tests/test_2c.c tests/test_2d.c
 RAFT_TEST_OBJS := $(RAFT_TEST_SRCS:%.c=$(BUILD)/%.o)
 RAFT_IMPL_OBJ  := $(BUILD)/$(RAFT)/raft.o
 RAFT_BIN       := $(BUILD)/raft-tests-$(subst /,-,$(RAFT))

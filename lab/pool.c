@@ -133,14 +133,6 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
-int lab_pool_thread_count(lab_pool *pool)
-{
-    lab_mutex_lock(&pool->mu);
-    int n = pool->nthreads;
-    lab_mutex_unlock(&pool->mu);
-    return n;
-}
-
 void lab_pool_destroy(lab_pool *pool)
 {
     lab_mutex_lock(&pool->mu);

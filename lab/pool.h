@@ -28,7 +28,6 @@ typedef struct lab_pool lab_pool;
 
 lab_pool *lab_pool_make(const char *thread_name_prefix);
 void lab_pool_submit(lab_pool *pool, lab_pool_job *job);
-int lab_pool_thread_count(lab_pool *pool);
 void lab_pool_destroy(lab_pool *pool);
 
 #endif

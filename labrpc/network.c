@@ -152,12 +152,22 @@ labrpc_end *labrpc_network_make_end(labrpc_network *net, const char *end_name)
     return e;
 }
 
-static server_slot *slot_for(labrpc_network *net, const char *server_name)
+/* The slot named server_name, or NULL: for lookups, which never add one. */
+static server_slot *find_slot(labrpc_network *net, const char *server_name)
 {
     for (server_slot *s = net->slots; s; s = s->next)
         if (strcmp(s->name, server_name) == 0)
             return s;
-    server_slot *s = lab_calloc(1, sizeof *s);
+    return NULL;
+}
+
+/* The slot named server_name, made if it is new: for connect and add. */
+static server_slot *slot_for(labrpc_network *net, const char *server_name)
+{
+    server_slot *s = find_slot(net, server_name);
+    if (s)
+        return s;
+    s = lab_calloc(1, sizeof *s);
     s->name = lab_strdup(server_name);
     s->next = net->slots;
     net->slots = s;
@@ -239,8 +249,8 @@ void labrpc_network_add_server(labrpc_network *net, const char *server_name, lab
 labrpc_server *labrpc_network_delete_server(labrpc_network *net, const char *server_name)
 {
     lab_mutex_lock(&net->mu);
-    server_slot *slot = slot_for(net, server_name);
-    labrpc_server *srv = slot->server;
+    server_slot *slot = find_slot(net, server_name);
+    labrpc_server *srv = slot ? slot->server : NULL;
     if (srv) {
         kill_server(net, srv);
         slot->server = NULL;
@@ -353,8 +363,8 @@ labrpc_method *labrpc_resolve(labrpc_server *srv, const char *svc_meth, labrpc_s
 int labrpc_network_server_count(labrpc_network *net, const char *server_name)
 {
     lab_mutex_lock(&net->mu);
-    server_slot *slot = slot_for(net, server_name);
-    int n = slot->server ? slot->server->count : 0;
+    server_slot *slot = find_slot(net, server_name);
+    int n = slot && slot->server ? slot->server->count : 0;
     lab_mutex_unlock(&net->mu);
     return n;
 }
@@ -363,8 +373,8 @@ int labrpc_network_busiest_method(labrpc_network *net, const char *server_name, 
 {
     int most = 0;
     lab_mutex_lock(&net->mu);
-    server_slot *slot = slot_for(net, server_name);
-    for (labrpc_service *svc = slot->server ? slot->server->services : NULL; svc; svc = svc->next)
+    server_slot *slot = find_slot(net, server_name);
+    for (labrpc_service *svc = slot && slot->server ? slot->server->services : NULL; svc; svc = svc->next)
         for (labrpc_method *m = svc->methods; m; m = m->next)
             if (m->count > most) {
                 most = m->count;

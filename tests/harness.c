@@ -91,11 +91,6 @@ bool harness_start_on(harness *h, int i, bool only_if_connected, const void *cmd
     return ok;
 }
 
-bool harness_raft_start_bytes(harness *h, int i, const void *cmd, size_t len, int *index, int *term)
-{
-    return harness_start_on(h, i, false, cmd, len, index, term);
-}
-
 bool harness_raft_start(harness *h, int i, int64_t cmd, int *index, int *term)
 {
     codec_buffer b;

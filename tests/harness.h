@@ -24,23 +24,23 @@
  * cluster: make, start/crash, connect/disconnect, set_*, begin/end,
  * cleanup. Everything else may be called from any thread of the test.
  *
- * Failures. Each is one line on stdout, then the seed:
+ * Failures. Each is one line on stdout (and on the verdict channel, see
+ * harness_report.c), ending with the seed that replays the run's random
+ * choices:
  *
- *     FAIL SAFETY: raft2B/t01_basic_agreement: commit index=3 server=1 103 != server=0 7
- *     seed: 1234567
+ *     FAIL SAFETY: raft2B/t01_basic_agree: commit index=3 server=1 103 != server=0 7 (SEED=1234567)
  *
- * CLASS is SAFETY (Raft broke a guarantee: committed values differ, two
- * leaders in a term, out-of-order apply, a corrupt snapshot), LIVENESS (Raft
- * did not make progress in time: no leader, no agreement), PERF (too many
- * RPCs or bytes, log too large, over the 120-second limit) or CRASH (the
- * process exited, or a lab_fatal programming error, before the test ended).
- * The main thread then fails the test through Criterion with the reason.
- * Unlike the original, where an apply error killed the whole run, a failure
- * fails only its own test (each runs in its own process).
+ * The classes and what raises them are in README.md ("The lab's tests"):
+ * SAFETY, LIVENESS and PERF come from the checks here and the safety
+ * monitor (harness_monitor.c); CRASH, HANG, EXIT, RACE, MEMORY and LEAK from
+ * harness_signals.c, harness_watchdog.c, harness_sanitizers.c and cleanup.
+ * The main thread then ends the test process. Unlike the original, where an
+ * apply error killed the whole run, a failure fails only its own test (each
+ * runs in its own process).
  *
  * Commands are 64-bit integers encoded with codec_put_int64, except in the
- * RPC byte-count test, which sends strings (codec_put_string); the _bytes
- * variants take and return the raw encoded command.
+ * RPC byte-count test, which sends strings (codec_put_string) through
+ * harness_one_bytes.
  */
 #ifndef TESTS_HARNESS_H
 #define TESTS_HARNESS_H
@@ -54,7 +54,6 @@
 #define HARNESS_SNAPSHOT_INTERVAL   10    /* snapshot at indices 9, 19, 29, ... */
 #define HARNESS_MAX_LOG_SIZE        2000  /* bytes of Raft state in 2D */
 #define HARNESS_TEST_LIMIT_S        120   /* per test */
-#define HARNESS_LAB_LIMIT_S         600   /* all of 2A-2D (enforced by make/grading) */
 #define HARNESS_CPU_FRACTION        0.5   /* of one core, over a whole test */
 #define HARNESS_CPU_MIN_S           1.0   /* below this, no CPU verdict */
 
@@ -90,8 +89,6 @@ bool harness_is_connected(harness *h, int i);
 
 /* Calls into server i's Raft; false (and index = term = -1) if crashed. */
 bool harness_raft_start(harness *h, int i, int64_t cmd, int *index, int *term);
-bool harness_raft_start_bytes(harness *h, int i, const void *cmd, size_t len,
-                              int *index, int *term);
 bool harness_raft_get_state(harness *h, int i, int *term, bool *is_leader);
 
 /* Checks. */
@@ -101,8 +98,6 @@ void harness_check_no_leader(harness *h);
 /* How many servers applied index; *cmd gets the command (HARNESS_NOT_INT if
  * it is not an int64) when some did. cmd may be NULL. */
 int harness_n_committed(harness *h, int index, int64_t *cmd);
-/* The same with a malloc'd copy of the raw command (NULL if none; free it). */
-int harness_n_committed_bytes(harness *h, int index, uint8_t **cmd, size_t *len);
 /* Agreement on cmd by at least expected servers; its index, or -1 after a
  * failure recorded off the main thread. */
 int harness_one(harness *h, int64_t cmd, int expected, bool retry);

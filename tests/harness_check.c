@@ -153,11 +153,6 @@ static int committed(harness *h, int index, uint8_t **cmd, size_t *len)
     return count;
 }
 
-int harness_n_committed_bytes(harness *h, int index, uint8_t **cmd, size_t *len)
-{
-    return committed(h, index, cmd, len);
-}
-
 int harness_n_committed(harness *h, int index, int64_t *cmd)
 {
     uint8_t *bytes = NULL;

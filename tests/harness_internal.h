@@ -2,7 +2,10 @@
  * harness_internal.h: the harness's data structures and the functions its
  * files share (harness.c: servers, network, calls into Raft; harness_apply.c:
  * the appliers and the tester's view of what was applied; harness_check.c:
- * the checks; harness_report.c: failures, timeouts, the per-part summary).
+ * the checks; harness_monitor.c: the safety monitor; harness_random.c: the
+ * tester's random stream; harness_report.c: failures, the verdict channel,
+ * the per-part summary; harness_signals.c, harness_sanitizers.c,
+ * harness_watchdog.c: failures that end the process).
  * Not for tests: they use harness.h.
  *
  * Locking. h->mu guards the fields marked "mu" below; it is a leaf with

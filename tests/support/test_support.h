@@ -18,7 +18,7 @@
  *
  * test_seed: the seed for this process's random choices: $SEED if set, else
  * derived from the clock. Whoever reports a failure prints it (the Raft
- * harness does, as "seed: <n>") so that the run can be replayed with
+ * harness ends every FAIL line with "(SEED=<n>)") so that the run can be replayed with
  * SEED=<n>. A $SEED that is not a decimal uint64 aborts.
  *
  * test_latency_ms: a latency bound for a timing assertion ("returns within
