@@ -83,7 +83,7 @@ bool harness_start_on(harness *h, int i, bool only_if_connected, const void *cmd
         slot_release(h, i);
     }
     if (!safe)
-        harness_fail(h, "SAFETY", "%s", reason);
+        harness_fail(h, CLASS_SAFETY, "%s", reason);
     if (index)
         *index = idx;
     if (term)
@@ -115,7 +115,7 @@ bool harness_observe_state(harness *h, int i, int *term, bool *is_leader, int *i
         slot_release(h, i);
     }
     if (!safe)
-        harness_fail(h, "SAFETY", "%s", reason);
+        harness_fail(h, CLASS_SAFETY, "%s", reason);
     if (term)
         *term = t;
     if (is_leader)
@@ -264,7 +264,7 @@ void harness_crash_server(harness *h, int i)
         char left[400];
         size_t count = lab_threads_unjoined_in_group(s->incarnation, left, sizeof left);
         if (count > 0)
-            harness_fail(h, "LEAK", "server %d: raft_kill returned, but %zu of its threads %s not joined: %s "
+            harness_fail(h, CLASS_LEAK, "server %d: raft_kill returned, but %zu of its threads %s not joined: %s "
                          "(raft_kill must stop and join every thread the instance started)",
                          i, count, count == 1 ? "was" : "were", left);
     }
@@ -320,7 +320,7 @@ void harness_start_server(harness *h, int i)
     lab_mutex_unlock(&h->mu);
     free(snap);
     if (!ok)
-        harness_fail(h, "SAFETY", "%s", err);
+        harness_fail(h, CLASS_SAFETY, "%s", err);
 
     s->ch = applych_make();
     int w = harness_watch_enter("raft_make", i);
@@ -446,12 +446,12 @@ static void check_cpu(harness *h)
     }
     double rate = wall > 0 ? most / wall : 0;
     if (busiest >= 0 && rate > HARNESS_STORM_RPCS_PER_S)
-        harness_fail(h, "PERF", "a retry storm: %.0f %s calls per second to server %d (%d in %.1f s), "
+        harness_fail(h, CLASS_PERF, "a retry storm: %.0f %s calls per second to server %d (%d in %.1f s), "
                      "and %.1f s of CPU (%.0f%% of one core; the limit is %.0f%%): is a rejected request "
                      "resent at once, in a loop, without the change that would make it succeed?",
                      rate, method, busiest, most, wall, cpu, 100.0 * cpu / wall,
                      100.0 * HARNESS_CPU_FRACTION * scale);
-    harness_fail(h, "PERF", "the test used %.1f s of CPU in %.1f s (%.0f%% of one core; the limit "
+    harness_fail(h, CLASS_PERF, "the test used %.1f s of CPU in %.1f s (%.0f%% of one core; the limit "
                  "is %.0f%%): is a thread busy-waiting instead of sleeping?",
                  cpu, wall, 100.0 * cpu / wall, 100.0 * HARNESS_CPU_FRACTION * scale);
 }
@@ -512,10 +512,10 @@ void harness_cleanup(harness *h)
     bool threads_left = harness_threads_left(leftover, sizeof leftover);
 
     /* Every other thread has gone; anything recorded late still fails. */
-    char cls[16], reason[REASON_LEN];
+    char reason[REASON_LEN];
     lab_mutex_lock(&h->mu);
     bool late_failure = h->failed;
-    memcpy(cls, h->fail_class, sizeof cls);
+    lab_failure_class cls = h->fail_class;
     memcpy(reason, h->fail_reason, sizeof reason);
     lab_mutex_unlock(&h->mu);
     bool too_long = lab_now_ms() - h->make_ms > HARNESS_TEST_LIMIT_S * 1000LL;
@@ -537,9 +537,9 @@ void harness_cleanup(harness *h)
     if (late_failure)
         harness_raise_failure(cls, reason);
     if (threads_left)
-        harness_raise_failure("LEAK", leftover);
+        harness_raise_failure(CLASS_LEAK, leftover);
     if (too_long)
-        harness_raise_failure("PERF", "test took longer than 120 seconds");
+        harness_raise_failure(CLASS_PERF, "test took longer than " LAB_STR(LAB_TEST_LIMIT_S) " seconds");
     harness_report_end();
 }
 

@@ -49,11 +49,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "tests/lab_policy.h"
+
 /* The original's constants. */
 #define HARNESS_ELECTION_TIMEOUT_MS 1000  /* tester allows an election 1 s */
 #define HARNESS_SNAPSHOT_INTERVAL   10    /* snapshot at indices 9, 19, 29, ... */
 #define HARNESS_MAX_LOG_SIZE        2000  /* bytes of Raft state in 2D */
-#define HARNESS_TEST_LIMIT_S        120   /* per test */
+#define HARNESS_TEST_LIMIT_S        LAB_TEST_LIMIT_S   /* per test */
 #define HARNESS_CPU_FRACTION        0.5   /* of one core, over a whole test */
 #define HARNESS_CPU_MIN_S           1.0   /* below this, no CPU verdict */
 
@@ -61,9 +63,9 @@
  * test at 125 s (lab clock) plus its dump. Under valgrind the suites run with
  * LAB_TIME_DILATION=LAB_VALGRIND_DILATION (Makefile): real time stretches. */
 #if defined(LAB_VALGRIND_CHECK) && LAB_VALGRIND_CHECK && defined(LAB_VALGRIND_DILATION)
-#define HARNESS_SUITE_TIMEOUT_S     (150 * LAB_VALGRIND_DILATION)
+#define HARNESS_SUITE_TIMEOUT_S     (LAB_SUITE_TIMEOUT_S * LAB_VALGRIND_DILATION)
 #else
-#define HARNESS_SUITE_TIMEOUT_S     150
+#define HARNESS_SUITE_TIMEOUT_S     LAB_SUITE_TIMEOUT_S
 #endif
 
 /* n_committed/wait: the committed command does not decode as an int64. */
@@ -118,7 +120,7 @@ void harness_set_long_reordering(harness *h, bool on);
 /* Failing and waiting. fail raises on the main thread (does not return)
  * and records elsewhere. sleep returns false early, off the main thread,
  * if a failure has been recorded. check raises a recorded failure. */
-void harness_fail(harness *h, const char *cls, const char *fmt, ...)
+void harness_fail(harness *h, lab_failure_class cls, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 bool harness_sleep(harness *h, int64_t ms);
 void harness_check(harness *h);

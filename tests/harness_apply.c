@@ -259,7 +259,7 @@ void *harness_applier_main(void *p)
             apply_command(h, a->me, &m, err, sizeof err);
         /* other kinds of message are ignored, as in the original */
         if (err[0])
-            harness_fail(h, "SAFETY", "%s", err);
+            harness_fail(h, CLASS_SAFETY, "%s", err);
         apply_msg_free(&m);
     }
     free(a);
@@ -320,7 +320,7 @@ void *harness_snapshot_applier_main(void *p)
             codec_buffer_free(&snap);
         }
         if (err[0])
-            harness_fail(h, "SAFETY", "%s", err);
+            harness_fail(h, CLASS_SAFETY, "%s", err);
         apply_msg_free(&m);
     }
     free(a);

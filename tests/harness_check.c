@@ -55,7 +55,7 @@ int harness_check_one_leader(harness *h)
             for (int j = 0; j < h->n; j++)
                 count += leads[j] && terms[j] == terms[i];
             if (count > 1)
-                harness_fail(h, "SAFETY", "term %d has %d (>1) leaders", terms[i], count);
+                harness_fail(h, CLASS_SAFETY, "term %d has %d (>1) leaders", terms[i], count);
             if (terms[i] > last_term_with_leader) {
                 last_term_with_leader = terms[i];
                 leader = i;
@@ -66,7 +66,7 @@ int harness_check_one_leader(harness *h)
             return leader;
         }
     }
-    harness_fail(h, "LIVENESS", "expected one leader, got none");
+    harness_fail(h, CLASS_LIVENESS, "expected one leader, got none");
     return -1;
 }
 
@@ -82,7 +82,7 @@ int harness_check_terms(harness *h)
             if (term == -1)
                 term = xterm;
             else if (term != xterm)
-                harness_fail(h, "LIVENESS", "servers disagree on term");
+                harness_fail(h, CLASS_LIVENESS, "servers disagree on term");
         }
     }
     DPRINTF(TEST, -1, "check_terms: term %d", term);
@@ -97,7 +97,7 @@ void harness_check_no_leader(harness *h)
         int term;
         bool leader = false;
         if (harness_is_connected(h, i) && harness_raft_get_state(h, i, &term, &leader) && leader)
-            harness_fail(h, "SAFETY",
+            harness_fail(h, CLASS_SAFETY,
                          "expected no leader among connected servers, but %d claims to be leader", i);
     }
     DPRINTF(TEST, -1, "check_no_leader: none");
@@ -147,7 +147,7 @@ static int committed(harness *h, int index, uint8_t **cmd, size_t *len)
             free(*cmd);
             *cmd = NULL;
         }
-        harness_fail(h, "SAFETY", "%s", reason);
+        harness_fail(h, CLASS_SAFETY, "%s", reason);
         return -1;
     }
     return count;
@@ -214,7 +214,7 @@ static int one(harness *h, const uint8_t *cmd, size_t len, int expected, bool re
                     return -1;
             }
             if (!retry) {
-                harness_fail(h, "LIVENESS", "one(%s) failed to reach agreement", shown);
+                harness_fail(h, CLASS_LIVENESS, "one(%s) failed to reach agreement", shown);
                 return -1;
             }
         } else if (!harness_sleep(h, 50)) {
@@ -225,7 +225,7 @@ static int one(harness *h, const uint8_t *cmd, size_t len, int expected, bool re
     bool finished = h->finished;
     lab_mutex_unlock(&h->mu);
     if (!finished)
-        harness_fail(h, "LIVENESS", "one(%s) failed to reach agreement", shown);
+        harness_fail(h, CLASS_LIVENESS, "one(%s) failed to reach agreement", shown);
     return -1;
 }
 
@@ -275,7 +275,7 @@ int64_t harness_wait(harness *h, int index, int n, int start_term)
     if (nd < 0)
         return -1;
     if (nd < n) {
-        harness_fail(h, "LIVENESS", "only %d decided for index %d; wanted %d", nd, index, n);
+        harness_fail(h, CLASS_LIVENESS, "only %d decided for index %d; wanted %d", nd, index, n);
         return -1;
     }
     return cmd;

@@ -87,7 +87,7 @@ struct harness {
     int incarnations;      /* instances made so far */
     bool finished;
     bool failed;           /* a failure recorded off the main thread */
-    char fail_class[16];
+    lab_failure_class fail_class;
     char fail_reason[REASON_LEN];
 
     /* main: begin's baselines */
@@ -110,13 +110,13 @@ typedef struct applier_arg {
 bool harness_on_main_thread(void);
 void harness_report_begin(uint64_t seed);   /* in make: name, seed, hooks */
 void harness_report_end(void);              /* in cleanup */
-_Noreturn void harness_raise_failure(const char *cls, const char *reason);
+_Noreturn void harness_raise_failure(lab_failure_class cls, const char *reason);
 bool harness_test_running(void);
 const char *harness_test_name(void);
 /* The FAIL line, once per test; async-signal-safe. False if one was out. */
-bool harness_print_fail_line(const char *cls, const char *reason);
+bool harness_print_fail_line(lab_failure_class cls, const char *reason);
 /* The FAIL line, then _exit(HARNESS_EXIT_REPORTED): for a process past saving. */
-_Noreturn void harness_report_and_exit(const char *cls, const char *reason);
+_Noreturn void harness_report_and_exit(lab_failure_class cls, const char *reason);
 
 /* harness_signals.c: crashes, exits, Criterion's timeout, fatal errors and
  * sanitizer reports, each turned into its FAIL line. */

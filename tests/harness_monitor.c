@@ -153,7 +153,7 @@ static void *monitor_main(void *arg)
         for (int i = 0; i < h->n && ok; i++)
             ok = poll_server(mon, i, reason, sizeof reason);
         if (!ok)
-            harness_fail(h, "SAFETY", "%s", reason);
+            harness_fail(h, CLASS_SAFETY, "%s", reason);
         bool failed = harness_has_failed(h);   /* one failure is enough: stop looking */
         lab_mutex_lock(&mon->mu);
         int64_t next = lab_now_ms() + HARNESS_MONITOR_POLL_MS;

@@ -89,14 +89,14 @@ const char *harness_test_name(void)
 
 /* Async-signal-safe: fixed buffer, write(2). Callers in ordinary code flush
  * stdout first. Only the first failure of a test prints. */
-bool harness_print_fail_line(const char *cls, const char *reason)
+bool harness_print_fail_line(lab_failure_class cls, const char *reason)
 {
     if (atomic_exchange(&failure_reported, 1))
         return false;
     static char line[REASON_LEN + 384];
     sbuf b = {line, sizeof line, 0};
     sbuf_str(&b, "FAIL ");
-    sbuf_str(&b, cls);
+    sbuf_str(&b, lab_class_name(cls));
     sbuf_str(&b, ": ");
     sbuf_str(&b, test_name);
     sbuf_str(&b, ": ");
@@ -109,7 +109,7 @@ bool harness_print_fail_line(const char *cls, const char *reason)
     return true;
 }
 
-_Noreturn void harness_report_and_exit(const char *cls, const char *reason)
+_Noreturn void harness_report_and_exit(lab_failure_class cls, const char *reason)
 {
     atomic_store(&test_running, 0);
     harness_print_fail_line(cls, reason);
@@ -121,12 +121,12 @@ _Noreturn void harness_report_and_exit(const char *cls, const char *reason)
  * line, pointing a student at the framework instead of at the reason: the
  * process ends with HARNESS_EXIT_REPORTED, which the runner process counts
  * as a failure already reported (POST_TEST below). */
-_Noreturn void harness_raise_failure(const char *cls, const char *reason)
+_Noreturn void harness_raise_failure(lab_failure_class cls, const char *reason)
 {
     assert(on_main_thread);
     atomic_store(&test_running, 0);
     fflush(stdout);
-    DPRINTF(TEST, -1, "FAIL %s: %s", cls, reason);
+    DPRINTF(TEST, -1, "FAIL %s: %s", lab_class_name(cls), reason);
     harness_print_fail_line(cls, reason);
     fflush(stdout);
     _exit(HARNESS_EXIT_REPORTED);
@@ -140,7 +140,7 @@ static void format_reason(char *buf, size_t n, const char *fmt, va_list ap)
         buf[--len] = '\0';
 }
 
-void harness_fail(harness *h, const char *cls, const char *fmt, ...)
+void harness_fail(harness *h, lab_failure_class cls, const char *fmt, ...)
 {
     char reason[REASON_LEN];
     va_list ap;
@@ -157,7 +157,7 @@ void harness_fail(harness *h, const char *cls, const char *fmt, ...)
     lab_mutex_lock(&h->mu);
     if (!h->failed) {
         h->failed = true;
-        snprintf(h->fail_class, sizeof h->fail_class, "%s", cls);
+        h->fail_class = cls;
         snprintf(h->fail_reason, sizeof h->fail_reason, "%s", reason);
         lab_cond_broadcast(&h->cv);
     }
@@ -176,18 +176,19 @@ bool harness_has_failed(harness *h)
 void harness_check(harness *h)
 {
     assert(on_main_thread);
-    char cls[16], reason[REASON_LEN];
+    lab_failure_class cls = CLASS_CRASH;
+    char reason[REASON_LEN];
     lab_mutex_lock(&h->mu);
     bool failed = h->failed;
     if (failed) {
-        memcpy(cls, h->fail_class, sizeof cls);
+        cls = h->fail_class;
         memcpy(reason, h->fail_reason, sizeof reason);
     }
     lab_mutex_unlock(&h->mu);
     if (failed)
         harness_raise_failure(cls, reason);
     if (lab_now_ms() - h->make_ms > test_latency_ms(HARNESS_TEST_LIMIT_S * 1000LL))
-        harness_raise_failure("PERF", "test took longer than 120 seconds");
+        harness_raise_failure(CLASS_PERF, "test took longer than " LAB_STR(LAB_TEST_LIMIT_S) " seconds");
 }
 
 /* Sleeps, but a recorded failure cuts it short: the main thread raises it
@@ -220,11 +221,11 @@ static bool is_lab_suite(const struct criterion_test_stats *st)
     return st->test && st->test->category && strncmp(st->test->category, "raft", 4) == 0;
 }
 
-static void runner_fail_line(const struct criterion_test_stats *st, const char *cls, const char *reason)
+static void runner_fail_line(const struct criterion_test_stats *st, lab_failure_class cls, const char *reason)
 {
     const char *seed = getenv("SEED");
     char line[REASON_LEN];
-    snprintf(line, sizeof line, "FAIL %s: %s/%s: %s%s%s%s\n", cls, st->test->category, st->test->name,
+    snprintf(line, sizeof line, "FAIL %s: %s/%s: %s%s%s%s\n", lab_class_name(cls), st->test->category, st->test->name,
              reason, seed ? " (SEED=" : "", seed ? seed : "", seed ? ")" : "");
     fputs(line, stdout);
     fflush(stdout);
@@ -267,7 +268,7 @@ ReportHook(POST_TEST)(struct criterion_test_stats *st)
     if (st->test_status == CR_STATUS_PASSED && st->passed_asserts == 0) {
         snprintf(reason, sizeof reason, "the process exited with status %d before the test finished "
                  "(an _exit or _Exit in the Raft code?)", st->exit_code);
-        runner_fail_line(st, "EXIT", reason);
+        runner_fail_line(st, CLASS_EXIT, reason);
         st->test_status = CR_STATUS_FAILED;
         runner_verdict(st);
         return;
@@ -279,11 +280,11 @@ ReportHook(POST_TEST)(struct criterion_test_stats *st)
     if (st->signal != 0) {
         snprintf(reason, sizeof reason, "the test process was killed by signal %d (%s)", st->signal,
                  strsignal(st->signal));
-        runner_fail_line(st, "CRASH", reason);
+        runner_fail_line(st, CLASS_CRASH, reason);
     } else {
         snprintf(reason, sizeof reason, "the process exited with status %d before the test finished",
                  st->exit_code);
-        runner_fail_line(st, "EXIT", reason);
+        runner_fail_line(st, CLASS_EXIT, reason);
     }
 }
 
@@ -330,7 +331,7 @@ ReportHook(POST_SUITE)(struct criterion_suite_stats *stats)
 /* ---- the test's start and end, for the reporting above ------------------------------ */
 
 /* test_support.c's leak and memory checks, after the body. */
-static void report_check_failure(const char *cls, const char *reason)
+static void report_check_failure(lab_failure_class cls, const char *reason)
 {
     fflush(stdout);
     harness_print_fail_line(cls, reason);

@@ -40,12 +40,12 @@ void harness_sanitizers_install(void);
 void __sanitizer_set_death_callback(void (*callback)(void));
 void __sanitizer_symbolize_pc(void *pc, const char *fmt, char *out, size_t out_size);
 
-static char pending_class[16];
+static lab_failure_class pending_class;   /* with a non-empty pending_reason */
 static char pending_reason[REASON_LEN];
 
 static void on_sanitizer_death(void)
 {
-    if (pending_class[0] && harness_test_running())
+    if (pending_reason[0] && harness_test_running())
         harness_report_and_exit(pending_class, pending_reason);
 }
 
@@ -102,7 +102,7 @@ void __tsan_on_report(void *report)
         describe_access(report, 0, a, sizeof a);
     if (mops > 1)
         describe_access(report, 1, b, sizeof b);
-    snprintf(pending_class, sizeof pending_class, "RACE");
+    pending_class = CLASS_RACE;
     snprintf(pending_reason, sizeof pending_reason, "ThreadSanitizer: %s%s%s%s%s (report above)",
              description, a[0] ? ": " : "", a, b[0] ? ", and " : "", b);
 }
@@ -153,7 +153,7 @@ static void on_asan_report(const char *report)
         snprintf(what, sizeof what, "%.*s", (int)len, kind);
     }
     first_frame(report, where, sizeof where);
-    snprintf(pending_class, sizeof pending_class, "MEMORY");
+    pending_class = CLASS_MEMORY;
     snprintf(pending_reason, sizeof pending_reason, "AddressSanitizer: %s%s%s (report above)", what,
              where[0] ? " in " : "", where);
 }
@@ -169,7 +169,7 @@ void __ubsan_on_report(void)
     unsigned line = 0, column = 0;
     char *address = NULL;
     __ubsan_get_current_report_data(&kind, &message, &file, &line, &column, &address);
-    snprintf(pending_class, sizeof pending_class, "MEMORY");
+    pending_class = CLASS_MEMORY;
     snprintf(pending_reason, sizeof pending_reason, "UndefinedBehaviorSanitizer: %s at %s:%u",
              message, file, line);
 #if defined(__GNUC__) && !defined(__clang__)

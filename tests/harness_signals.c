@@ -105,7 +105,7 @@ static void on_crash(int sig, siginfo_t *info, void *context)
         }
     }
     say_where(&r, where);
-    harness_report_and_exit("CRASH", reason);
+    harness_report_and_exit(CLASS_CRASH, reason);
 }
 
 /* lab_fatal prints its message, calls this, then aborts: the abort's
@@ -141,7 +141,7 @@ static void on_exit_during_test(void)
     sbuf_str(&r, "exit() was called");
     say_where(&r, where);
     sbuf_str(&r, ", before the test finished");
-    harness_report_and_exit("EXIT", reason);
+    harness_report_and_exit(CLASS_EXIT, reason);
 }
 
 #if defined(LAB_WRAP_EXIT) && LAB_WRAP_EXIT
@@ -171,7 +171,7 @@ void __wrap_exit(int status)
 static void on_sigprof(int sig, siginfo_t *info, void *context)
 {
     if (harness_test_running())
-        harness_print_fail_line("HANG", "Criterion's per-test timeout fired before the watchdog's");
+        harness_print_fail_line(CLASS_HANG, "Criterion's per-test timeout fired before the watchdog's");
     if (previous_sigprof.sa_flags & SA_SIGINFO)
         previous_sigprof.sa_sigaction(sig, info, context);
     else if (previous_sigprof.sa_handler != SIG_DFL && previous_sigprof.sa_handler != SIG_IGN)

@@ -22,9 +22,9 @@
 #include "tests/support/test_support.h"
 
 enum {
-    WATCH_LIMIT_S = 10,   /* no call into Raft takes this long unless it is stuck */
+    WATCH_LIMIT_S = LAB_WATCH_LIMIT_S,   /* no call into Raft takes this long unless it is stuck */
     BACKGROUND_EXTRA_S = 2, /* a background thread's call is reported only after this more */
-    HANG_GRACE_S = 5,     /* after the 120 s limit, for the main thread to say PERF */
+    HANG_GRACE_S = LAB_HANG_GRACE_S,     /* after the test limit, for the main thread to say PERF */
     ORPHAN_POLL_MS = 500, /* how often to look whether the runner is still there */
     MAX_WATCHED = 64,
 };
@@ -127,7 +127,7 @@ static _Noreturn void fire(const char *reason)
     hang_dump(STDOUT_FILENO);
     printf("--- end of hang dump\n");
     fflush(stdout);
-    harness_report_and_exit("HANG", reason);
+    harness_report_and_exit(CLASS_HANG, reason);
 }
 
 static void *watchdog_main(void *arg)

@@ -32,7 +32,7 @@ Test(raft2A, t01_initial_election)
     harness_sleep(h, 50);
     int term1 = harness_check_terms(h);
     if (term1 < 1)
-        harness_fail(h, "LIVENESS", "term is %d, but should be at least 1", term1);
+        harness_fail(h, CLASS_LIVENESS, "term is %d, but should be at least 1", term1);
 
     /* does the leader+term stay the same if there is no network failure? */
     harness_sleep(h, 2 * HARNESS_ELECTION_TIMEOUT_MS);

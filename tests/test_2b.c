@@ -40,11 +40,11 @@ Test(raft2B, t01_basic_agree)
     for (int index = 1; index < iters + 1; index++) {
         int nd = harness_n_committed(h, index, NULL);
         if (nd > 0)
-            harness_fail(h, "SAFETY", "some have committed before Start()");
+            harness_fail(h, CLASS_SAFETY, "some have committed before Start()");
 
         int xindex = harness_one(h, index * 100, servers, false);
         if (xindex != index)
-            harness_fail(h, "SAFETY", "got index %d but expected %d", xindex, index);
+            harness_fail(h, CLASS_SAFETY, "got index %d but expected %d", xindex, index);
     }
 
     harness_end(h);
@@ -75,7 +75,7 @@ Test(raft2B, t02_rpc_bytes)
         int xindex = harness_one_bytes(h, cmd.data, cmd.len, servers, false);
         codec_buffer_free(&cmd);
         if (xindex != index)
-            harness_fail(h, "SAFETY", "got index %d but expected %d", xindex, index);
+            harness_fail(h, CLASS_SAFETY, "got index %d but expected %d", xindex, index);
         sent += (int64_t)strlen(s);
     }
 
@@ -83,7 +83,7 @@ Test(raft2B, t02_rpc_bytes)
     int64_t got = bytes1 - bytes0;
     int64_t expected = (int64_t)servers * sent;
     if (got > expected + 50000)
-        harness_fail(h, "PERF", "too many RPC bytes; got %lld, expected %lld",
+        harness_fail(h, CLASS_PERF, "too many RPC bytes; got %lld, expected %lld",
                      (long long)got, (long long)expected);
 
     harness_end(h);
@@ -122,16 +122,16 @@ Test(raft2B, t03_follower_failure)
     int index, term;
     bool ok = harness_raft_start(h, leader2, 104, &index, &term);
     if (!ok)
-        harness_fail(h, "LIVENESS", "leader rejected Start()");
+        harness_fail(h, CLASS_LIVENESS, "leader rejected Start()");
     if (index != 4)
-        harness_fail(h, "SAFETY", "expected index 4, got %d", index);
+        harness_fail(h, CLASS_SAFETY, "expected index 4, got %d", index);
 
     harness_sleep(h, 2 * HARNESS_ELECTION_TIMEOUT_MS);
 
     /* check that command 104 did not commit. */
     int n = harness_n_committed(h, index, NULL);
     if (n > 0)
-        harness_fail(h, "SAFETY", "%d committed but no majority", n);
+        harness_fail(h, CLASS_SAFETY, "%d committed but no majority", n);
 
     harness_end(h);
     harness_cleanup(h);
@@ -172,7 +172,7 @@ Test(raft2B, t04_leader_failure)
     /* check that command 104 did not commit. */
     int n = harness_n_committed(h, 4, NULL);
     if (n > 0)
-        harness_fail(h, "SAFETY", "%d committed but no majority", n);
+        harness_fail(h, CLASS_SAFETY, "%d committed but no majority", n);
 
     harness_end(h);
     harness_cleanup(h);
@@ -240,15 +240,15 @@ Test(raft2B, t06_fail_no_agree)
     int index, term;
     bool ok = harness_raft_start(h, leader, 20, &index, &term);
     if (!ok)
-        harness_fail(h, "LIVENESS", "leader rejected Start()");
+        harness_fail(h, CLASS_LIVENESS, "leader rejected Start()");
     if (index != 2)
-        harness_fail(h, "SAFETY", "expected index 2, got %d", index);
+        harness_fail(h, CLASS_SAFETY, "expected index 2, got %d", index);
 
     harness_sleep(h, 2 * HARNESS_ELECTION_TIMEOUT_MS);
 
     int n = harness_n_committed(h, index, NULL);
     if (n > 0)
-        harness_fail(h, "SAFETY", "%d committed but no majority", n);
+        harness_fail(h, CLASS_SAFETY, "%d committed but no majority", n);
 
     /* repair */
     harness_connect(h, (leader + 1) % servers);
@@ -261,9 +261,9 @@ Test(raft2B, t06_fail_no_agree)
     int index2, term2;
     bool ok2 = harness_raft_start(h, leader2, 30, &index2, &term2);
     if (!ok2)
-        harness_fail(h, "LIVENESS", "leader2 rejected Start()");
+        harness_fail(h, CLASS_LIVENESS, "leader2 rejected Start()");
     if (index2 < 2 || index2 > 3)
-        harness_fail(h, "SAFETY", "unexpected index %d", index2);
+        harness_fail(h, CLASS_SAFETY, "unexpected index %d", index2);
 
     harness_one(h, 1000, servers, true);
 
@@ -344,7 +344,7 @@ Test(raft2B, t07_concurrent_starts)
                 continue;
             int64_t ix = harness_wait(h, cs[ii].index, servers, term);
             if (ix == HARNESS_NOT_INT)
-                harness_fail(h, "SAFETY", "value at index %d is not an int", cs[ii].index);
+                harness_fail(h, CLASS_SAFETY, "value at index %d is not an int", cs[ii].index);
             if (ix == -1) {
                 /* peers have moved on to later terms so we can't
                  * expect all Start()s to have succeeded */
@@ -365,14 +365,14 @@ Test(raft2B, t07_concurrent_starts)
             if (!found) {
                 char list[256];
                 format_list(list, sizeof list, cmds, ncmds);
-                harness_fail(h, "LIVENESS", "cmd %lld missing in %s", (long long)x, list);
+                harness_fail(h, CLASS_LIVENESS, "cmd %lld missing in %s", (long long)x, list);
             }
         }
         success = true;
     }
 
     if (!success)
-        harness_fail(h, "LIVENESS", "term changed too often");
+        harness_fail(h, CLASS_LIVENESS, "term changed too often");
 
     harness_end(h);
     harness_cleanup(h);
@@ -516,7 +516,7 @@ Test(raft2B, t10_count)
 
     int total1 = rpcs(h, servers);
     if (total1 > 30 || total1 < 1)
-        harness_fail(h, "PERF", "too many or few RPCs (%d) to elect initial leader", total1);
+        harness_fail(h, CLASS_PERF, "too many or few RPCs (%d) to elect initial leader", total1);
 
     int total2 = 0;
     bool success = false;
@@ -548,7 +548,7 @@ Test(raft2B, t10_count)
                 break;
             }
             if (starti + i != index1)
-                harness_fail(h, "SAFETY", "Start() failed");
+                harness_fail(h, CLASS_SAFETY, "Start() failed");
         }
         if (retry)
             continue;
@@ -563,7 +563,7 @@ Test(raft2B, t10_count)
                 }
                 char list[512];
                 format_list(list, sizeof list, cmds, iters + 1);
-                harness_fail(h, "SAFETY", "wrong value %lld committed for index %d; expected %s",
+                harness_fail(h, CLASS_SAFETY, "wrong value %lld committed for index %d; expected %s",
                              (long long)ix, starti + i, list);
             }
         }
@@ -587,13 +587,13 @@ Test(raft2B, t10_count)
             continue;
 
         if (total2 - total1 > (iters + 1 + 3) * 3)
-            harness_fail(h, "PERF", "too many RPCs (%d) for %d entries", total2 - total1, iters);
+            harness_fail(h, CLASS_PERF, "too many RPCs (%d) for %d entries", total2 - total1, iters);
 
         success = true;
     }
 
     if (!success)
-        harness_fail(h, "LIVENESS", "term changed too often");
+        harness_fail(h, CLASS_LIVENESS, "term changed too often");
 
     harness_sleep(h, HARNESS_ELECTION_TIMEOUT_MS);
 
@@ -602,7 +602,7 @@ Test(raft2B, t10_count)
         total3 += harness_rpc_count(h, j);
 
     if (total3 - total2 > 3 * 20)
-        harness_fail(h, "PERF", "too many RPCs (%d) for 1 second of idleness", total3 - total2);
+        harness_fail(h, CLASS_PERF, "too many RPCs (%d) for 1 second of idleness", total3 - total2);
 
     harness_end(h);
     harness_cleanup(h);

@@ -366,7 +366,7 @@ static void *churn_client_main(void *p)
                 }
                 if (nd > 0) {
                     if (cmd == HARNESS_NOT_INT) {
-                        harness_fail(h, "SAFETY", "wrong command type");
+                        harness_fail(h, CLASS_SAFETY, "wrong command type");
                         c->failed = true;
                         return NULL;
                     }
@@ -451,7 +451,7 @@ static void churn(bool unreliable)
     harness_check(h);
     for (int i = 0; i < ncli; i++)
         if (clients[i].failed)
-            harness_fail(h, "LIVENESS", "client failed");
+            harness_fail(h, CLASS_LIVENESS, "client failed");
 
     harness_sleep(h, HARNESS_ELECTION_TIMEOUT_MS);
 
@@ -463,7 +463,7 @@ static void churn(bool unreliable)
     for (int index = 1; index <= last_index; index++) {
         int64_t v = harness_wait(h, index, servers, -1);
         if (v == HARNESS_NOT_INT)
-            harness_fail(h, "SAFETY", "not an int");
+            harness_fail(h, CLASS_SAFETY, "not an int");
         really[index] = v;
     }
 
@@ -479,7 +479,7 @@ static void churn(bool unreliable)
     }
     free(really);
     if (!all_found)
-        harness_fail(h, "SAFETY", "didn't find a value");
+        harness_fail(h, CLASS_SAFETY, "didn't find a value");
 
     harness_end(h);
     harness_cleanup(h);

@@ -61,7 +61,7 @@ static void snapcommon(const char *name, bool disconnect, bool reliable, bool cr
         }
 
         if (harness_log_size(h) >= HARNESS_MAX_LOG_SIZE)
-            harness_fail(h, "PERF", "Log size too large");
+            harness_fail(h, CLASS_PERF, "Log size too large");
 
         if (disconnect) {
             /* reconnect a follower, who maybe behind and
@@ -159,7 +159,7 @@ Test(raft2D, t06_snapshot_all_crash)
 
         int index2 = harness_one(h, harness_rand_int(h), servers, true);
         if (index2 < index1 + 1)
-            harness_fail(h, "SAFETY", "index decreased from %d to %d", index1, index2);
+            harness_fail(h, CLASS_SAFETY, "index decreased from %d to %d", index1, index2);
     }
 
     harness_end(h);

@@ -97,9 +97,9 @@ uint64_t test_seed(void)
 
 /* ---- test_check_leaks ---------------------------------------------------- */
 
-static void (*failure_reporter)(const char *cls, const char *reason);
+static void (*failure_reporter)(lab_failure_class cls, const char *reason);
 
-void test_set_failure_reporter(void (*report)(const char *cls, const char *reason))
+void test_set_failure_reporter(void (*report)(lab_failure_class cls, const char *reason))
 {
     failure_reporter = report;
 }
@@ -111,7 +111,7 @@ void test_set_failure_reporter(void (*report)(const char *cls, const char *reaso
         snprintf(reason_, sizeof reason_, __VA_ARGS__);                       \
         if (failure_reporter)                                                 \
             failure_reporter(cls, reason_);                                   \
-        cr_assert_fail("%s: %s", cls, reason_);                               \
+        cr_assert_fail("%s: %s", lab_class_name(cls), reason_);               \
     } while (0)
 
 #if (defined(LAB_LEAK_CHECK) && LAB_LEAK_CHECK) || (defined(LAB_VALGRIND_CHECK) && LAB_VALGRIND_CHECK)
@@ -175,7 +175,7 @@ static void check_leaks_now(void)
 {
     /* LeakSanitizer prints the report (stacks of each leaked block) on stderr. */
     if (__lsan_do_recoverable_leak_check() != 0)
-        FAIL_TEST("LEAK", "LeakSanitizer found unreachable memory after the test "
+        FAIL_TEST(CLASS_LEAK, "LeakSanitizer found unreachable memory after the test "
                   "body (its report, with the allocation stacks, is above)");
 }
 #else
@@ -187,14 +187,14 @@ static void check_leaks_now(void)
         return;
     unsigned errors = VALGRIND_COUNT_ERRORS;
     if (errors > 0)
-        FAIL_TEST("MEMORY", "valgrind memcheck reported %u error(s) during the test (above)", errors);
+        FAIL_TEST(CLASS_MEMORY, "valgrind memcheck reported %u error(s) during the test (above)", errors);
     unsigned long leaked = 0, dubious = 0, reachable = 0, suppressed = 0;
     VALGRIND_DO_QUICK_LEAK_CHECK;
     VALGRIND_COUNT_LEAKS(leaked, dubious, reachable, suppressed);
     (void) dubious, (void) reachable, (void) suppressed;
     if (leaked > 0) {
         VALGRIND_DO_LEAK_CHECK;   /* the full report, with allocation stacks */
-        FAIL_TEST("LEAK", "valgrind memcheck found %lu bytes definitely lost after the test body",
+        FAIL_TEST(CLASS_LEAK, "valgrind memcheck found %lu bytes definitely lost after the test body",
                   leaked);
     }
 }

@@ -33,10 +33,12 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "tests/lab_policy.h"
+
 void test_check_leaks(void);
 /* Who prints a failing leak or memory check's one-line report (the Raft
  * harness: "FAIL LEAK: ..."), before the check fails the test. */
-void test_set_failure_reporter(void (*report)(const char *cls, const char *reason));
+void test_set_failure_reporter(void (*report)(lab_failure_class cls, const char *reason));
 uint64_t test_seed(void);
 int64_t test_latency_ms(int64_t ms);
 /* False when latencies are scaled (VALGRIND=1): a check that classifies
