@@ -60,6 +60,7 @@ lab_pool *lab_pool_make(const char *thread_name_prefix)
 /* Called with pool->mu held. */
 static worker *start_worker(lab_pool *pool)
 {
+    assert(lab_mutex_held_by_me(&pool->mu));
     worker *w = lab_calloc(1, sizeof *w);
     w->pool = pool;
     atomic_init(&w->has_job, 0);
@@ -97,6 +98,7 @@ void lab_pool_submit(lab_pool *pool, lab_pool_job *job)
 /* Waits for a job or for the pool to stop; called and returns with mu held. */
 static lab_pool_job *next_job(worker *w)
 {
+    assert(lab_mutex_held_by_me(&w->pool->mu));
     lab_pool *pool = w->pool;
     if (!w->job && !pool->stopping) {
         lab_mutex_unlock(&pool->mu);

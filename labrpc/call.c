@@ -45,6 +45,7 @@ static draws draw(labrpc_end *end, bool long_delays)
  * call was aborted (end retired, network cleaned up) meanwhile. */
 static bool sleep_out(labrpc_network *net, call *c, int ms)
 {
+    assert(lab_mutex_held_by_me(&net->mu));
     c->phase = CALL_SLEEPING;
     int64_t deadline = lab_now_ms() + ms;
     while (!c->aborted && lab_cond_wait_until(&c->wake, &net->mu, deadline))
@@ -92,6 +93,7 @@ static void run_job(lab_pool_job *base)
 static bool run_handler(labrpc_network *net, call *c, labrpc_server *srv, const char *method,
                         const codec_buffer *args)
 {
+    assert(lab_mutex_held_by_me(&net->mu));
     labrpc_service *svc;
     labrpc_method *m = labrpc_resolve(srv, method, &svc);
     labrpc_job *job = lab_malloc(sizeof *job + args->len);
@@ -131,6 +133,7 @@ static bool run_handler(labrpc_network *net, call *c, labrpc_server *srv, const 
 static bool deliver(labrpc_network *net, call *c, const char *method, const codec_buffer *args,
                     const draws *d)
 {
+    assert(lab_mutex_held_by_me(&net->mu));
     labrpc_end *end = c->end;
     labrpc_server *srv = end->slot ? end->slot->server : NULL;
     if (end->retired)

@@ -98,6 +98,7 @@ void applych_free(applych *ch)
 /* Queue o behind earlier senders. Caller holds ch->mu; channel open. */
 static void enqueue(applych *ch, offer *o)
 {
+    assert(lab_mutex_held_by_me(&ch->mu));
     o->next = NULL;
     if (ch->tail != NULL)
         ch->tail->next = o;
@@ -109,6 +110,7 @@ static void enqueue(applych *ch, offer *o)
 /* Remove and return the oldest offer. Caller holds ch->mu; queue non-empty. */
 static offer *dequeue(applych *ch)
 {
+    assert(lab_mutex_held_by_me(&ch->mu));
     offer *o = ch->head;
     ch->head = o->next;
     if (ch->head == NULL)

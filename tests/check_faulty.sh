@@ -75,7 +75,7 @@ build_case() {   # name vars -> 0 if built
     # Keep the old file (and its object) when nothing changed.
     if cmp -s "$dir/raft.c.new" "$dir/raft.c"; then rm -f "$dir/raft.c.new"; else mv "$dir/raft.c.new" "$dir/raft.c"; fi
     if ! env $vars make --no-print-directory all RAFT="$dir" RAFT_CPPFLAGS=-DNDEBUG >"$dir/build.log" 2>&1; then
-        echo "did not build (log: $dir/build.log): $(grep -m1 -i 'error' "$dir/build.log")"
+        echo "did not build (log: $dir/build.log): $(grep -m1 'error:' "$dir/build.log")"
         return 1
     fi
     return 0
@@ -145,6 +145,13 @@ run_case() {   # key name vars tests class runs bound substring
                 echo "$line"; break
             done)
             other=$(grep -m1 '^FAIL ' "$log")
+            if [ -z "$other" ] && ! grep -q '^  \.\.\. Passed' "$log"; then
+                # Neither a verdict nor a pass: the test did not run (a
+                # broken build, a Makefile or binary out of step).
+                printf 'PROBLEM\t%s\t%s\t%s\tthe test did not run: %s (log: %s)\n' "$part" "$run" "$took" \
+                    "$(grep -v '^\s*$' "$log" | tail -n 1 | cut -c1-200)" "$log" >"$result"
+                return
+            fi
             if [ -z "$got" ]; then
                 if [ -n "$other" ]; then
                     seen="$seen run $run: $(echo "$other" | cut -c1-160);"

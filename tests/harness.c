@@ -523,7 +523,9 @@ void harness_cleanup(harness *h)
     for (int i = 0; i < h->n; i++) {
         slot *s = &h->slots[i];
         assert(s->refs == 0 && s->instance == NULL && !s->has_applier);
+        lab_mutex_lock(&h->mu);
         harness_log_clear(h, i);
+        lab_mutex_unlock(&h->mu);
         persister_free(s->saved);
         free(s->end_names);
         free(s->ends);

@@ -77,6 +77,7 @@ void harness_format_command(char *buf, size_t n, const uint8_t *cmd, size_t len)
 /* mu held. */
 applied *harness_log_at(harness *h, int i, int index)
 {
+    assert(lab_mutex_held_by_me(&h->mu));
     slot *s = &h->slots[i];
     if (index < 0 || index >= s->log_cap)
         return NULL;
@@ -86,6 +87,7 @@ applied *harness_log_at(harness *h, int i, int index)
 /* mu held. */
 static void log_set(harness *h, int i, int index, const uint8_t *cmd, size_t len)
 {
+    assert(lab_mutex_held_by_me(&h->mu));
     slot *s = &h->slots[i];
     assert(index >= 0 && index < MAX_SANE_INDEX);
     if (index >= s->log_cap) {
@@ -107,6 +109,7 @@ static void log_set(harness *h, int i, int index, const uint8_t *cmd, size_t len
 /* mu held. */
 void harness_log_clear(harness *h, int i)
 {
+    assert(lab_mutex_held_by_me(&h->mu));
     slot *s = &h->slots[i];
     for (int k = 0; k < s->log_cap; k++)
         free(s->log[k].cmd);
@@ -128,6 +131,7 @@ bool harness_same_command(const applied *a, const uint8_t *cmd, size_t len)
 static bool check_logs(harness *h, int i, int index, const uint8_t *cmd, size_t len,
                        char *err, size_t errlen)
 {
+    assert(lab_mutex_held_by_me(&h->mu));
     if (index < 1 || index >= MAX_SANE_INDEX)
         return false;   /* the caller reports it as out of order */
     for (int j = 0; j < h->n; j++) {
@@ -155,6 +159,7 @@ static bool check_logs(harness *h, int i, int index, const uint8_t *cmd, size_t 
  */
 static void encode_snapshot(harness *h, int i, int index, codec_buffer *b)
 {
+    assert(lab_mutex_held_by_me(&h->mu));
     codec_buffer_init(b);
     codec_put_int(b, index);
     codec_put_int(b, index + 1);
@@ -174,6 +179,7 @@ static void encode_snapshot(harness *h, int i, int index, codec_buffer *b)
 bool harness_ingest_snapshot(harness *h, int i, const uint8_t *data, size_t len, int index,
                             char *err, size_t errlen)
 {
+    assert(lab_mutex_held_by_me(&h->mu));
     if (data == NULL || len == 0) {
         snprintf(err, errlen, "nil snapshot");
         return false;

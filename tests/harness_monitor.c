@@ -69,6 +69,7 @@ static size_t term_hash(int term, size_t cap)
 /* mu held. The cell for term: its leader, or an empty cell to fill. */
 static term_leader *leader_cell(harness_monitor *mon, int term)
 {
+    assert(lab_mutex_held_by_me(&mon->mu));
     size_t k = term_hash(term, mon->cap);
     while (mon->leaders[k].server >= 0 && mon->leaders[k].term != term)
         k = (k + 1) & (mon->cap - 1);
@@ -78,6 +79,7 @@ static term_leader *leader_cell(harness_monitor *mon, int term)
 /* mu held. */
 static void grow_leaders(harness_monitor *mon)
 {
+    assert(lab_mutex_held_by_me(&mon->mu));
     term_leader *old = mon->leaders;
     size_t old_cap = mon->cap;
     mon->cap = old_cap ? old_cap * 2 : 64;

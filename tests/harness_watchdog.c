@@ -12,6 +12,7 @@
  * gone (killed by `timeout` or by the grader): the worker is a session
  * leader, out of reach of a kill of the runner's process group.
  */
+#include <assert.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -105,6 +106,7 @@ static int64_t due_ms(const watched_call *c)
 /* watch_mu held: the stuck call that fell due first, or -1. Sets *wake to the next deadline. */
 static int find_stuck(int64_t now, int64_t *wake)
 {
+    assert(lab_mutex_held_by_me(&watch_mu));
     int stuck = -1;
     *wake = test_deadline_ms;
     for (int k = 0; k < MAX_WATCHED; k++) {
