@@ -57,7 +57,7 @@ CRITERION_CFLAGS = $(shell pkg-config --cflags criterion 2>/dev/null)
 CRITERION_LIBS   = $(shell pkg-config --libs criterion 2>/dev/null || echo -lcriterion)
 
 # --- the framework library -------------------------------------------------
-LIB_SRCS := lab/sync.c lab/registry.c lab/fatal.c lab/rand.c lab/pool.c \
+LIB_SRCS := lab/sync.c lab/registry.c lab/fatal.c lab/rand.c lab/pool.c lab/sim.c lab/sim_sync.c lab/sim_detect.c \
             labrpc/codec.c labrpc/network.c labrpc/call.c \
             persister/persister.c \
             raft/applych.c raft/util.c

@@ -5,6 +5,11 @@
  * Portable to macOS: condition variables time out against CLOCK_REALTIME
  * (macOS has no pthread_condattr_setclock), while every deadline a caller
  * passes is on the monotonic clock; the conversion happens here, once.
+ *
+ * While a simulation runs (lab/sim.h: LAB_SIM=1), every call below that can
+ * block or publish goes to the simulated implementation instead (lab/sim.c,
+ * lab/sim_sync.c): one `if (sim_on())` at the top of each; with no
+ * simulation the real path is exactly what it was.
  */
 #include "lab/sync.h"
 
@@ -19,6 +24,7 @@
 
 #include "lab/diag.h"
 #include "lab/fatal.h"
+#include "lab/sim_internal.h"
 #include "lab/sync_internal.h"
 
 /* The calling thread's info; NULL for threads not made by lab_thread_create
@@ -29,6 +35,11 @@ static _Thread_local lab_thread_info foreign_thread_info = {.name = "main", .gro
 static lab_thread_info *self_info(void)
 {
     return current_thread ? current_thread : &foreign_thread_info;
+}
+
+lab_thread_info *lab_thread_self(void)
+{
+    return self_info();
 }
 
 /* What the calling thread is blocked on, for hang dumps (lab/diag.h). */
@@ -50,9 +61,13 @@ static void *thread_start(void *p)
 {
     lab_thread_info *info = p;
     current_thread = info;
+    if (info->sim)
+        lab_sim_thread_begin(info);   /* waits for the token */
     lab_registry_add(info);
     void *result = info->fn(info->arg);
     lab_registry_remove(info);
+    if (info->sim)
+        lab_sim_thread_end(info);     /* hands the token on */
     return result;
 }
 
@@ -65,13 +80,22 @@ void lab_thread_create(lab_thread *t, const char *name, void *(*fn)(void *), voi
     info->group = self_info()->group;
     t->info = info;
     lab_registry_created(info);
+    if (sim_on()) {
+        lab_sim_thread_create(t, info, self_info(), thread_start);
+        return;
+    }
     check(pthread_create(&t->handle, NULL, thread_start, info), "pthread_create");
 }
 
 void *lab_thread_join(lab_thread *t)
 {
     void *result = NULL;
+    struct lab_sim_thread *sim_record = t->info->sim;
+    if (sim_record)   /* until it ends, on the simulation's terms; then it exits for real */
+        lab_sim_thread_join(sim_record, self_info());
     check(pthread_join(t->handle, &result), "pthread_join");
+    if (sim_record)
+        lab_sim_thread_free(sim_record);
     lab_registry_joined(t->info);
     free(t->info);
     t->info = NULL;
@@ -142,7 +166,10 @@ void lab_mutex_lock(lab_mutex *m)
         lab_fatal("thread '%s' locks mutex '%s' that it already holds (self-deadlock)",
                   me->name, m->name ? m->name : "?");
     set_blocked(me, LAB_THREAD_LOCKING, m);
-    check(pthread_mutex_lock(&m->handle), "pthread_mutex_lock");
+    if (sim_on())
+        lab_sim_mutex_lock(m, me);
+    else
+        check(pthread_mutex_lock(&m->handle), "pthread_mutex_lock");
     set_blocked(me, LAB_THREAD_RUNNING, NULL);
     atomic_store_explicit(&m->holder, me, memory_order_relaxed);
 }
@@ -154,7 +181,10 @@ void lab_mutex_unlock(lab_mutex *m)
         lab_fatal("thread '%s' unlocks mutex '%s' that it does not hold",
                   me->name, m->name ? m->name : "?");
     atomic_store_explicit(&m->holder, NULL, memory_order_relaxed);
-    check(pthread_mutex_unlock(&m->handle), "pthread_mutex_unlock");
+    if (sim_on())
+        lab_sim_mutex_unlock(m, me);
+    else
+        check(pthread_mutex_unlock(&m->handle), "pthread_mutex_unlock");
 }
 
 bool lab_mutex_held_by_me(const lab_mutex *m)
@@ -183,6 +213,10 @@ void lab_cond_destroy(lab_cond *c)
 void lab_cond_wait(lab_cond *c, lab_mutex *m)
 {
     lab_thread_info *me = self_info();
+    if (sim_on()) {
+        lab_sim_cond_wait(c, m, me, SIM_NO_DEADLINE);
+        return;
+    }
     assert(atomic_load_explicit(&m->holder, memory_order_relaxed) == me);
     atomic_store_explicit(&m->holder, NULL, memory_order_relaxed);
     set_blocked(me, LAB_THREAD_WAITING, m);
@@ -206,6 +240,8 @@ static struct timespec realtime_deadline(int64_t deadline_ms)
 
 bool lab_cond_wait_until(lab_cond *c, lab_mutex *m, int64_t deadline_ms)
 {
+    if (sim_on())
+        return lab_sim_cond_wait(c, m, self_info(), deadline_ms * 1000);
     if (lab_now_ms() >= deadline_ms)
         return false;
     struct timespec ts = realtime_deadline(deadline_ms);
@@ -224,11 +260,19 @@ bool lab_cond_wait_until(lab_cond *c, lab_mutex *m, int64_t deadline_ms)
 
 void lab_cond_signal(lab_cond *c)
 {
+    if (sim_on()) {
+        lab_sim_cond_signal(c, false, self_info());
+        return;
+    }
     check(pthread_cond_signal(&c->handle), "pthread_cond_signal");
 }
 
 void lab_cond_broadcast(lab_cond *c)
 {
+    if (sim_on()) {
+        lab_sim_cond_signal(c, true, self_info());
+        return;
+    }
     check(pthread_cond_broadcast(&c->handle), "pthread_cond_broadcast");
 }
 
@@ -251,6 +295,8 @@ int lab_time_dilation(void)
 
 int64_t lab_now_us(void)
 {
+    if (sim_on())   /* virtual time; no dilation */
+        return lab_sim_now_us(self_info());
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return ((int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000) / lab_time_dilation();
@@ -263,6 +309,10 @@ int64_t lab_now_ms(void)
 
 void lab_sleep_ms(int64_t ms)
 {
+    if (sim_on()) {
+        lab_sim_sleep_us(ms > 0 ? ms * 1000 : 0, self_info());
+        return;
+    }
     if (ms <= 0)
         return;
     ms *= lab_time_dilation();
@@ -283,8 +333,13 @@ static double rusage_seconds(int who)
            (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
 }
 
+/* In simulation: the simulated machine's CPU, LAB_SIM_STEP_US per scheduling
+ * step (lab/sim.h), since real CPU time says nothing when one thread runs at
+ * a time and the clock is virtual. */
 double lab_cpu_seconds(void)
 {
+    if (sim_on())
+        return lab_sim_cpu_seconds();
     return rusage_seconds(RUSAGE_SELF);
 }
 
@@ -320,6 +375,8 @@ static int cpu_count(void)
 
 bool lab_spin_until_set(atomic_int *flag, int max_us)
 {
+    if (sim_on())   /* one thread runs at a time: spinning cannot see a change */
+        return lab_sim_spin(flag, self_info());
     if (atomic_load_explicit(flag, memory_order_acquire))
         return true;
     if (cpu_count() < 2 || lab_time_dilation() > 1)   /* slowed down: spinning only burns time */

@@ -32,7 +32,15 @@ struct lab_thread_info {
     /* Its alternate signal stack (registry.c); the thread's own. */
     void *alt_stack;
     stack_t previous_alt_stack;
+    /* Simulation mode (lab/sim.c): its record there; NULL outside a
+     * simulation. Set by the creator before the thread starts (or by
+     * lab_sim_start for the first thread); cleared by lab_sim_stop. */
+    struct lab_sim_thread *sim;
 };
+
+/* The calling thread's record: its own, an adopted one, or a thread-local
+ * stand-in ("main") for a thread the layer has never seen. */
+lab_thread_info *lab_thread_self(void);
 
 void lab_registry_created(lab_thread_info *t); /* lab_thread_create, before the thread starts */
 void lab_registry_joined(lab_thread_info *t);  /* lab_thread_join, before t is freed */
