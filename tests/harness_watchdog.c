@@ -17,6 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "lab/sim.h"
 #include "lab/sync.h"
 #include "tests/harness_internal.h"
 #include "tests/support/hang_dump.h"
@@ -123,6 +124,8 @@ static int find_stuck(int64_t now, int64_t *wake)
 
 static _Noreturn void fire(const char *reason)
 {
+    if (lab_sim_active())   /* simulation: the dump (gdb) takes real seconds without a step */
+        lab_sim_stall_watch(false);
     fflush(stdout);
     printf("--- hang: %s; what every thread is doing:\n", reason);
     fflush(stdout);
@@ -204,4 +207,40 @@ void harness_watchdog_stop(void)
     lab_cond_signal(&watch_cv);
     lab_mutex_unlock(&watch_mu);
     lab_thread_join(&watchdog);
+}
+
+/*
+ * Simulation mode (make ... SIM=1; lab/sim.h). The scheduler finds a
+ * deadlock at the step that makes it (a cycle of threads waiting for one
+ * another's mutexes, or every thread blocked with no timer pending) and
+ * reports it here at once, with the cycle: the same dump and HANG line as a
+ * stuck call. The watchdog above runs on the virtual clock there, where its
+ * limits still catch a livelock, or a deadlock through a condition variable
+ * that other threads' timers keep alive (the apply channel's), in virtual
+ * seconds. A thread that never reaches a scheduling point stops the virtual
+ * clock, so it is the scheduler's own real-time watchdog (LAB_SIM_STALL_S,
+ * default 5 s) that names it.
+ */
+static void sim_deadlock(const char *message)
+{
+    fire(message);
+}
+
+static void sim_stall(pthread_t thread, const char *name, double seconds)
+{
+    (void)thread;   /* the dump shows every thread's stack */
+    if (!harness_test_running())
+        return;     /* the test is over and its process is ending */
+    char reason[REASON_LEN];
+    snprintf(reason, sizeof reason, "thread '%s' ran %.0f s of real time without reaching a scheduling "
+             "point (an infinite loop that never calls the lab layer?)", name, seconds);
+    fire(reason);
+}
+
+void harness_watchdog_sim_begin(uint64_t seed)
+{
+    lab_sim_set_deadlock_hook(sim_deadlock);
+    lab_sim_set_stall_hook(sim_stall);
+    lab_sim_options options = lab_sim_default_options(seed);
+    lab_sim_start(&options);
 }
