@@ -166,11 +166,10 @@ static void sleep_unless_killed(raft *rf, int64_t ms)
  * NULL, 0 while you have none (before 2D). Passing NULL once you have a
  * snapshot erases it.
  */
-__attribute__((unused))     /* delete this line once your code calls persist */
 static void persist(raft *rf)
 {
     /* Your code here (2C). */
-    (void)rf;   /* remove when you implement this */
+    UNUSED(rf);
 }
 
 /*
@@ -216,8 +215,7 @@ static void read_persist(raft *rf, const uint8_t *data, size_t len)
      * forgets its term, vote and log can vote twice in a term or lose
      * committed entries.
      */
-    (void)rf;      /* remove when you implement this */
-    (void)data;
+    UNUSED(rf, data);
 }
 
 /* ---------------------------------------------------------- RequestVote RPC */
@@ -247,8 +245,7 @@ static void encode_request_vote_args(codec_buffer *b, const request_vote_args *a
     /* Your code here (2A, 2B): one codec_put_* per field, e.g.
      *     codec_put_int(b, a->term);
      */
-    (void)b;    /* remove when you encode a field */
-    (void)a;
+    UNUSED(b, a);
 }
 
 /* True if d held exactly one request_vote_args. */
@@ -257,22 +254,21 @@ static bool decode_request_vote_args(codec_decoder *d, request_vote_args *a)
     /* Your code here (2A, 2B): the same fields in the same order, e.g.
      *     codec_get_int(d, &a->term);
      */
-    (void)a;    /* remove when you decode a field */
+    UNUSED(a);
     return codec_decoder_done(d);
 }
 
 static void encode_request_vote_reply(codec_buffer *b, const request_vote_reply *r)
 {
     /* Your code here (2A). */
-    (void)b;    /* remove when you encode a field */
-    (void)r;
+    UNUSED(b, r);
 }
 
 /* True if d held exactly one request_vote_reply. */
 static bool decode_request_vote_reply(codec_decoder *d, request_vote_reply *r)
 {
     /* Your code here (2A). */
-    (void)r;    /* remove when you decode a field */
+    UNUSED(r);
     return codec_decoder_done(d);
 }
 
@@ -334,7 +330,6 @@ static void request_vote_handler(void *receiver, codec_decoder *args_decoder,
  *
  * The method name must be one that raft_register_service registers.
  */
-__attribute__((unused))     /* delete this line once your code calls it */
 static bool send_request_vote(raft *rf, int server, const request_vote_args *args,
                               request_vote_reply *reply)
 {
@@ -433,8 +428,7 @@ bool raft_start(raft *rf, const void *command, size_t len, int *index, int *term
     /* Your code here (2B). */
     lab_mutex_unlock(&rf->mu);
 
-    (void)command;     /* remove when you implement this */
-    (void)len;
+    UNUSED(command, len);
     return is_leader;
 }
 
@@ -463,10 +457,7 @@ void raft_get_state(raft *rf, int *term, bool *is_leader)
 void raft_snapshot(raft *rf, int index, const void *snapshot, size_t len)
 {
     /* Your code here (2D). */
-    (void)rf;          /* remove when you implement this */
-    (void)index;
-    (void)snapshot;
-    (void)len;
+    UNUSED(rf, index, snapshot, len);
 }
 
 /*
@@ -537,6 +528,7 @@ raft *raft_make(labrpc_end **peers, int npeers, int me, persister *ps, applych *
     lab_rand_seed_labelled(&rf->rand, (uint64_t)lab_now_us(), name);
 
     /* Your initialization code here (2A, 2B, 2C). */
+    UNUSED(persist, send_request_vote);   /* until your code calls them */
 
     /* Restore what was saved before a crash (nothing on a first start).
      * In 2D, also keep the snapshot (persister_read_snapshot): every later

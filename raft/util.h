@@ -15,6 +15,10 @@
  *
  * Topics are bare words; by convention: TIMER VOTE LEAD TERM LOG APPEND
  * COMMIT APPLY PERSIST SNAP DROP TEST (TEST is the harness's own).
+ *
+ * UNUSED(a, b, ...) marks parameters, variables or static functions that
+ * unfinished code does not use yet, so that it compiles with -Werror; the
+ * skeleton has one per function you fill in. Delete it once you use them.
  */
 #ifndef RAFT_UTIL_H
 #define RAFT_UTIL_H
@@ -34,5 +38,13 @@ void debug_printf(const char *topic, int me, const char *fmt, ...)
         if (debug_verbosity() >= 2)                              \
             debug_printf(#topic, (me), __VA_ARGS__);             \
     } while (0)
+
+/* Passing them to a function that ignores them is a use that no compiler
+ * warns about, and costs nothing once inlined. */
+static inline void unused_(int ignored, ...)
+{
+    (void)ignored;
+}
+#define UNUSED(...) unused_(0, __VA_ARGS__)
 
 #endif
