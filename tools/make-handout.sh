@@ -18,11 +18,13 @@ tests/check_faulty.sh
 tests/check_grading.py
 tests/check_handout.sh
 tests/tools/test_grading.py
+tests/tools/test_policy.py
 grading/
 tools/make-handout.sh
 tools/handout-README.md
 .ci/
 README.md
+ARCHITECTURE.md
 '
 
 command -v git >/dev/null 2>&1 && git rev-parse --show-toplevel >/dev/null 2>&1 || {
