@@ -57,6 +57,14 @@ void *lab_realloc(void *p, size_t size)
     return q;
 }
 
+void *lab_memdup(const void *src, size_t len)
+{
+    void *copy = lab_malloc(len);   /* lab_malloc(0) allocates a byte */
+    if (len > 0)
+        memcpy(copy, src, len);
+    return copy;
+}
+
 char *lab_strdup(const char *s)
 {
     size_t n = strlen(s) + 1;

@@ -23,5 +23,8 @@ void *lab_malloc(size_t size);
 void *lab_calloc(size_t count, size_t size);
 void *lab_realloc(void *p, size_t size);
 char *lab_strdup(const char *s);
+/* A malloc'd copy of len bytes of src: never NULL (one byte allocated when
+ * len is 0, and src may then be NULL). */
+void *lab_memdup(const void *src, size_t len);
 
 #endif

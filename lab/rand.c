@@ -18,12 +18,18 @@ void lab_rand_seed(lab_rand *r, uint64_t seed)
         r->s[i] = splitmix64(&seed);
 }
 
+uint64_t lab_hash_string(const char *s)
+{
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        h = (h ^ *p) * 0x100000001b3ULL;
+    return h;
+}
+
 void lab_rand_seed_labelled(lab_rand *r, uint64_t seed, const char *label)
 {
-    /* FNV-1a of the label, mixed with the seed: one stream per label. */
-    uint64_t h = 0xcbf29ce484222325ULL;
-    for (const unsigned char *p = (const unsigned char *)label; *p; p++)
-        h = (h ^ *p) * 0x100000001b3ULL;
+    /* The label's hash, mixed with the seed: one stream per label. */
+    uint64_t h = lab_hash_string(label);
     lab_rand_seed(r, seed ^ splitmix64(&h));
 }
 

@@ -20,5 +20,7 @@ void lab_rand_seed_labelled(lab_rand *r, uint64_t seed, const char *label);
 uint64_t lab_rand_next(lab_rand *r);
 /* Uniform in [0, bound); bound > 0. */
 uint64_t lab_rand_below(lab_rand *r, uint64_t bound);
+/* FNV-1a of a string: a cheap, well-spread hash for labels and names. */
+uint64_t lab_hash_string(const char *s);
 
 #endif

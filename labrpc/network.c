@@ -112,10 +112,7 @@ void labrpc_network_destroy(labrpc_network *net)
 
 static unsigned bucket_of(const char *name)
 {
-    unsigned h = 2166136261u;
-    for (const unsigned char *p = (const unsigned char *)name; *p; p++)
-        h = (h ^ *p) * 16777619u;
-    return h % END_BUCKETS;
+    return (unsigned)(lab_hash_string(name) % END_BUCKETS);
 }
 
 static labrpc_end *find_end(labrpc_network *net, const char *name)

@@ -41,18 +41,7 @@ static uint8_t *copy_bytes(const void *src, size_t len)
     if (len == 0)
         return NULL;
     assert(src != NULL);
-    uint8_t *dst = lab_malloc(len);
-    memcpy(dst, src, len);
-    return dst;
-}
-
-/* A copy for a reader: never NULL, at least 1 byte allocated. */
-static uint8_t *copy_for_reader(const uint8_t *src, size_t len)
-{
-    uint8_t *dst = lab_malloc(len > 0 ? len : 1);
-    if (len > 0)
-        memcpy(dst, src, len);
-    return dst;
+    return lab_memdup(src, len);
 }
 
 persister *persister_make(void)
@@ -115,7 +104,7 @@ uint8_t *persister_read_raft_state(persister *p, size_t *len)
     assert(len != NULL);
     lab_mutex_lock(&p->mu);
     assert_invariants(p);
-    uint8_t *copy = copy_for_reader(p->state, p->state_len);
+    uint8_t *copy = lab_memdup(p->state, p->state_len);
     *len = p->state_len;
     lab_mutex_unlock(&p->mu);
     return copy;
@@ -126,7 +115,7 @@ uint8_t *persister_read_snapshot(persister *p, size_t *len)
     assert(len != NULL);
     lab_mutex_lock(&p->mu);
     assert_invariants(p);
-    uint8_t *copy = copy_for_reader(p->snapshot, p->snapshot_len);
+    uint8_t *copy = lab_memdup(p->snapshot, p->snapshot_len);
     *len = p->snapshot_len;
     lab_mutex_unlock(&p->mu);
     return copy;

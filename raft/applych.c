@@ -54,9 +54,7 @@ static uint8_t *copy_payload(const uint8_t *src, size_t len, const char *what)
             lab_fatal("applych_send: %s is NULL but %s_len is %zu", what, what, len);
         return NULL;
     }
-    uint8_t *dst = lab_malloc(len > 0 ? len : 1);
-    memcpy(dst, src, len);
-    return dst;
+    return lab_memdup(src, len);
 }
 
 static apply_msg copy_msg(const apply_msg *msg)

@@ -100,8 +100,7 @@ static void log_set(harness *h, int i, int index, const uint8_t *cmd, size_t len
     }
     applied *a = &s->log[index];
     free(a->cmd);
-    a->cmd = lab_malloc(len);
-    memcpy(a->cmd, cmd, len);
+    a->cmd = lab_memdup(cmd, len);
     a->len = len;
     a->present = true;
 }

@@ -136,8 +136,7 @@ static int committed(harness *h, int index, uint8_t **cmd, size_t *len)
         *cmd = NULL;
         *len = 0;
         if (first) {
-            *cmd = lab_malloc(first->len);
-            memcpy(*cmd, first->cmd, first->len);
+            *cmd = lab_memdup(first->cmd, first->len);
             *len = first->len;
         }
     }
