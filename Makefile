@@ -139,7 +139,14 @@ ONLY ?= *
 # own test count and tests/lab_policy.h (--lab-part-limit); times the
 # slow-motion factor under VALGRIND=1.
 PART_DILATION ?= 1
-RUN_PART = $(SAN_ENV) $(RAFT_VALGRIND_ENV) $(TIMEOUT) -k 10 $$(($$($(SAN_ENV) $(RAFT_BIN) --lab-part-limit=$(1)) * $(PART_DILATION))) $(RUN_PREFIX) $(RAFT_BIN) --filter 'raft$(1)/$(ONLY)' -j1 $(CRITERION_FLAGS)
+# SIM=1: the Raft suites in simulation (lab/sim.h; README "The scheduler"):
+# one thread at a time under a scheduler seeded from SEED, virtual time, and
+# every FAIL line ends with the command that replays it exactly.
+# SIM_STRATEGY=random (default) or pct chooses the scheduler's strategy.
+SIM ?=
+SIM_STRATEGY ?=
+SIM_ENV := $(if $(filter 1,$(SIM)),LAB_SIM=1 LAB_RAFT=$(RAFT) $(if $(SIM_STRATEGY),LAB_SIM_STRATEGY=$(SIM_STRATEGY)))
+RUN_PART = $(SIM_ENV) $(SAN_ENV) $(RAFT_VALGRIND_ENV) $(TIMEOUT) -k 10 $$(($$($(SAN_ENV) $(RAFT_BIN) --lab-part-limit=$(1)) * $(PART_DILATION))) $(RUN_PREFIX) $(RAFT_BIN) --filter 'raft$(1)/$(ONLY)' -j1 $(CRITERION_FLAGS)
 
 all: $(RAFT_BIN)
 

@@ -278,7 +278,8 @@ static void choose_change_points(void)
 
 static void hand_token(sim_thread *me, sim_thread *next)
 {
-    sim.switches++;
+    atomic_store_explicit(&sim.switches, atomic_load_explicit(&sim.switches, memory_order_relaxed) + 1,
+                          memory_order_relaxed);
     sim.current = next;
     pthread_cond_signal(&next->turn);
     if (me->state == SIM_DONE)
@@ -316,7 +317,9 @@ void sim_step(sim_thread *me)
         next = pick();
     }
     atomic_store_explicit(&sim.now_us, now, memory_order_relaxed);
-    sim.digest = (sim.digest ^ (uint64_t)(next->id + 1)) * 0x100000001b3ULL;
+    uint64_t digest = atomic_load_explicit(&sim.digest, memory_order_relaxed);
+    atomic_store_explicit(&sim.digest, (digest ^ (uint64_t)(next->id + 1)) * 0x100000001b3ULL,
+                          memory_order_relaxed);
     if (next != me)
         hand_token(me, next);
     assert(me->state == SIM_DONE || (sim.current == me && me->state == SIM_RUNNABLE));
@@ -420,8 +423,8 @@ void lab_sim_start(const lab_sim_options *options)
     sim.next_id = 0;
     sim.halted = false;
     atomic_store(&sim.steps, 0);
-    sim.switches = 0;
-    sim.digest = 0xcbf29ce484222325ULL;
+    atomic_store(&sim.switches, 0);
+    atomic_store(&sim.digest, 0xcbf29ce484222325ULL);
     atomic_store(&sim.now_us, LAB_SIM_EPOCH_US);
     sim.next_deadline_us = SIM_NO_DEADLINE;
     sim.root = new_sim_thread(me);
@@ -478,20 +481,15 @@ uint64_t lab_sim_steps(void)
     return atomic_load_explicit(&sim.steps, memory_order_relaxed);
 }
 
+/* These three read atomics only: async-signal-safe, for a crash report. */
 uint64_t lab_sim_switches(void)
 {
-    pthread_mutex_lock(&sim.lock);
-    uint64_t n = sim.switches;
-    pthread_mutex_unlock(&sim.lock);
-    return n;
+    return atomic_load_explicit(&sim.switches, memory_order_relaxed);
 }
 
 uint64_t lab_sim_digest(void)
 {
-    pthread_mutex_lock(&sim.lock);
-    uint64_t d = sim.digest;
-    pthread_mutex_unlock(&sim.lock);
-    return d;
+    return atomic_load_explicit(&sim.digest, memory_order_relaxed);
 }
 
 int64_t lab_sim_elapsed_us(void)

@@ -50,8 +50,8 @@ struct sim_state {
     _Atomic int64_t now_us;      /* the virtual clock; read without the lock from outside */
     int64_t next_deadline_us;    /* <= every blocked thread's deadline */
     _Atomic uint64_t steps;
-    uint64_t switches;
-    uint64_t digest;             /* FNV-1a of the ids of the threads picked, step by step */
+    _Atomic uint64_t switches;   /* steps that handed the token to another thread */
+    _Atomic uint64_t digest;     /* FNV-1a of the ids of the threads picked, step by step */
     int64_t *change_points;      /* PCT, sorted */
     int nchange, next_change;
     int cpu;                     /* where every simulated thread runs; -1: not pinned */

@@ -22,6 +22,7 @@
 
 #include "lab/fatal.h"
 #include "lab/rand.h"
+#include "lab/sim.h"
 #include "lab/sync.h"
 #include "labrpc/codec.h"
 #include "labrpc/labrpc.h"
@@ -451,6 +452,15 @@ static void check_cpu(harness *h)
                      "resent at once, in a loop, without the change that would make it succeed?",
                      rate, method, busiest, most, wall, cpu, 100.0 * cpu / wall,
                      100.0 * HARNESS_CPU_FRACTION * scale);
+    /* Simulation mode (lab/sim.h): CPU time means nothing when one thread runs
+     * at a time on a virtual clock; lab_cpu_seconds is then the simulated
+     * machine's, every scheduling step costing LAB_SIM_STEP_US, so the same
+     * limit reads "at most half of the virtual time spent in steps". */
+    if (lab_sim_active())
+        harness_fail(h, CLASS_PERF, "the test made %.0f scheduling steps in %.1f s of simulated time "
+                     "(%.0f%% of the simulated CPU at %d us a step; the limit is %.0f%%): is a thread "
+                     "busy-waiting instead of sleeping?", cpu * 1e6 / LAB_SIM_STEP_US, wall,
+                     100.0 * cpu / wall, LAB_SIM_STEP_US, 100.0 * HARNESS_CPU_FRACTION * scale);
     harness_fail(h, CLASS_PERF, "the test used %.1f s of CPU in %.1f s (%.0f%% of one core; the limit "
                  "is %.0f%%): is a thread busy-waiting instead of sleeping?",
                  cpu, wall, 100.0 * cpu / wall, 100.0 * HARNESS_CPU_FRACTION * scale);

@@ -128,6 +128,9 @@ void harness_watchdog_stop(void);
 int harness_watch_enter(const char *what, int server);
 void harness_watch_leave(int token);
 void harness_watch_set_background(void);   /* the calling thread's calls are reported last */
+/* Simulation mode: starts the test's simulation (seeded from seed) with its
+ * deadlock and stall reports; harness_report_begin calls it when LAB_SIM=1. */
+void harness_watchdog_sim_begin(uint64_t seed);
 
 /* harness_apply.c */
 void harness_encode_int(codec_buffer *b, int64_t cmd);

@@ -14,6 +14,7 @@
 #include <assert.h>
 #include <criterion/criterion.h>
 #include <criterion/hooks.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -26,6 +27,7 @@
 #include "lab/diag.h"
 #include "lab/fatal.h"
 #include "lab/rand.h"
+#include "lab/sim.h"
 #include "lab/sync.h"
 #include "labrpc/codec.h"
 #include "labrpc/labrpc.h"
@@ -87,6 +89,57 @@ const char *harness_test_name(void)
     return test_name;
 }
 
+/*
+ * Simulation mode (LAB_SIM=1). Same seed, same binary: the same run, so
+ * every FAIL line ends with the command that replays it exactly,
+ * " (replay: make test-2C SIM=1 SEED=… ONLY=t04_figure8)". And each test
+ * process adds its simulated time to the file the runner process names in
+ * LAB_SIM_TIME_FILE, for the part's summary line.
+ */
+static char replay_text[320];   /* set in harness_report_begin */
+static const char *sim_time_file;
+static atomic_int sim_time_recorded;
+
+/* " (replay: …)" for suite/test into out; "" outside simulation. */
+static void format_replay(char *out, size_t n, const char *suite, const char *test, const char *seed)
+{
+    out[0] = '\0';
+    if (!lab_sim_requested())
+        return;
+    const char *impl = getenv("LAB_RAFT");          /* the Makefile's RAFT= */
+    const char *strategy = getenv("LAB_SIM_STRATEGY");
+    const char *sim_seed = getenv("LAB_SIM_SEED");
+    snprintf(out, n, " (replay: %s%s%smake test-%s SIM=1%s%s SEED=%s ONLY=%s%s%s)",
+             sim_seed && *sim_seed ? "LAB_SIM_SEED=" : "", sim_seed && *sim_seed ? sim_seed : "",
+             sim_seed && *sim_seed ? " " : "",
+             strncmp(suite, "raft", 4) == 0 ? suite + 4 : suite,
+             strategy && *strategy ? " SIM_STRATEGY=" : "", strategy && *strategy ? strategy : "",
+             seed, test, impl && *impl && strcmp(impl, "raft") != 0 ? " RAFT=" : "",
+             impl && *impl && strcmp(impl, "raft") != 0 ? impl : "");
+}
+
+/* Once per test process, at its end (passed or failed); async-signal-safe. */
+static void sim_time_record(void)
+{
+    if (sim_time_file == NULL || !lab_sim_active() || atomic_exchange(&sim_time_recorded, 1))
+        return;
+    char text[96];   /* "<simulated us> <steps> <switches> <schedule digest>" */
+    sbuf b = {text, sizeof text, 0};
+    sbuf_dec(&b, (long long)lab_sim_elapsed_us());
+    sbuf_str(&b, " ");
+    sbuf_dec(&b, (long long)lab_sim_steps());
+    sbuf_str(&b, " ");
+    sbuf_dec(&b, (long long)lab_sim_switches());
+    sbuf_str(&b, " ");
+    sbuf_hex(&b, lab_sim_digest());
+    sbuf_str(&b, "\n");
+    int fd = open(sim_time_file, O_WRONLY | O_APPEND);
+    if (fd >= 0) {
+        sbuf_write(fd, text);
+        close(fd);
+    }
+}
+
 /* Async-signal-safe: fixed buffer, write(2). Callers in ordinary code flush
  * stdout first. Only the first failure of a test prints. */
 bool harness_print_fail_line(lab_failure_class cls, const char *reason)
@@ -103,9 +156,12 @@ bool harness_print_fail_line(lab_failure_class cls, const char *reason)
     sbuf_str(&b, reason);
     sbuf_str(&b, " (SEED=");
     sbuf_str(&b, seed_text);
-    sbuf_str(&b, ")\n");
+    sbuf_str(&b, ")");
+    sbuf_str(&b, replay_text);   /* "" outside simulation */
+    sbuf_str(&b, "\n");
     sbuf_write(STDOUT_FILENO, line);
     verdict_write(line);
+    sim_time_record();
     return true;
 }
 
@@ -224,9 +280,11 @@ static bool is_lab_suite(const struct criterion_test_stats *st)
 static void runner_fail_line(const struct criterion_test_stats *st, lab_failure_class cls, const char *reason)
 {
     const char *seed = getenv("SEED");
-    char line[REASON_LEN];
-    snprintf(line, sizeof line, "FAIL %s: %s/%s: %s%s%s%s\n", lab_class_name(cls), st->test->category, st->test->name,
-             reason, seed ? " (SEED=" : "", seed ? seed : "", seed ? ")" : "");
+    char line[REASON_LEN], replay[320] = "";
+    if (seed)
+        format_replay(replay, sizeof replay, st->test->category, st->test->name, seed);
+    snprintf(line, sizeof line, "FAIL %s: %s/%s: %s%s%s%s%s\n", lab_class_name(cls), st->test->category, st->test->name,
+             reason, seed ? " (SEED=" : "", seed ? seed : "", seed ? ")" : "", replay);
     fputs(line, stdout);
     fflush(stdout);
     verdict_write(line);
@@ -240,11 +298,14 @@ static void runner_verdict(const struct criterion_test_stats *st)
     verdict_write(line);
 }
 
+static void sim_time_file_make(void);
+
 /* In the runner process, before any test process exists: the key. */
 ReportHook(PRE_ALL)(struct criterion_test_set *set)
 {
     (void)set;
     verdict_open();
+    sim_time_file_make();
     const char *key_fd_text = getenv("LAB_VERDICT_KEY_FD");
     if (key_fd_text == NULL)
         return;
@@ -297,6 +358,58 @@ ReportHook(POST_TEST)(struct criterion_test_stats *st)
 static int64_t part_start_ms;
 static double part_start_cpu;
 
+/* Simulation: the file where test processes add their simulated times
+ * (sim_time_record); the runner made it, reads it and removes it. */
+static char sim_time_path[64];
+static long sim_time_offset;   /* what earlier parts added */
+
+static void sim_time_file_make(void)
+{
+    if (!lab_sim_requested())
+        return;
+    snprintf(sim_time_path, sizeof sim_time_path, "/tmp/raftlab-simtime-XXXXXX");
+    int fd = mkstemp(sim_time_path);
+    if (fd < 0) {
+        sim_time_path[0] = '\0';
+        return;
+    }
+    close(fd);
+    setenv("LAB_SIM_TIME_FILE", sim_time_path, 1);
+}
+
+/* What test processes added since offset (simulated seconds, scheduling
+ * steps, hand-offs between threads); moves offset on. */
+typedef struct sim_totals {
+    double seconds;
+    long long steps, switches;
+} sim_totals;
+
+static sim_totals sim_time_read(long *offset)
+{
+    sim_totals t = {0, 0, 0};
+    FILE *f = sim_time_path[0] ? fopen(sim_time_path, "r") : NULL;
+    if (f == NULL)
+        return t;
+    long long us, steps, switches;
+    char digest[40];
+    if (fseek(f, *offset, SEEK_SET) == 0)
+        while (fscanf(f, "%lld %lld %lld %39s", &us, &steps, &switches, digest) == 4) {
+            t.seconds += (double)us / 1e6;
+            t.steps += steps;
+            t.switches += switches;
+        }
+    *offset = ftell(f);
+    fclose(f);
+    return t;
+}
+
+ReportHook(POST_ALL)(struct criterion_global_stats *stats)
+{
+    (void)stats;
+    if (sim_time_path[0])
+        unlink(sim_time_path);
+}
+
 ReportHook(PRE_SUITE)(struct criterion_suite_set *set)
 {
     (void)set;
@@ -324,6 +437,15 @@ ReportHook(POST_SUITE)(struct criterion_suite_stats *stats)
            lab_children_cpu_seconds() - part_start_cpu);
     if (k > 1)
         printf(" (in slow motion: LAB_TIME_DILATION=%d; test times are on the slowed clock)", k);
+    if (lab_sim_requested()) {   /* test times, and the CPU check, are on the simulated clock */
+        double wall = (double)(lab_now_ms() - part_start_ms) / 1000.0;
+        sim_totals t = sim_time_read(&sim_time_offset);
+        printf(" (%.1f s simulated", t.seconds);
+        if (getenv("LAB_SIM_STATS"))   /* make bench-sim */
+            printf("; %lld scheduling steps, %lld hand-offs, %.0f steps/s", t.steps, t.switches,
+                   wall > 0 ? (double)t.steps / wall : 0.0);
+        printf(")");
+    }
     printf("\n");
     fflush(stdout);
 }
@@ -362,6 +484,12 @@ void harness_report_begin(uint64_t seed)
     atomic_store(&failure_reported, 0);
     atomic_store(&test_running, 1);
     harness_signals_install();
+    if (lab_sim_requested()) {   /* make ... SIM=1: from here on, the seeded scheduler */
+        format_replay(replay_text, sizeof replay_text, su.name ? su.name : "?", t.name ? t.name : "?",
+                      seed_text);
+        sim_time_file = getenv("LAB_SIM_TIME_FILE");
+        harness_watchdog_sim_begin(seed);
+    }
 }
 
 /* The test reached its end: the passing assertion is how the runner
@@ -369,5 +497,6 @@ void harness_report_begin(uint64_t seed)
 void harness_report_end(void)
 {
     atomic_store(&test_running, 0);
+    sim_time_record();
     cr_assert(true, "the test reached its end");
 }
