@@ -207,15 +207,22 @@ endif
 # kill rate per part (instructors, CI). FAULTY_JOBS cases run at once
 # (default 3); sh tests/check_faulty.sh <name>... checks some.
 FAULTY_JOBS ?= 3
+# Instructors' targets need files the students' handout leaves out: in the
+# handout they say so instead of failing on a missing file.
+instructors_only = $(if $(wildcard $(1)),,@echo "make $@ is for instructors: it needs $(1), which the handout does not include"; exit 1)
+
 check-faulty:
+	$(call instructors_only,tests/check_faulty.sh)
 	FAULTY_JOBS='$(FAULTY_JOBS)' CC='$(CC)' sh tests/check_faulty.sh
 
 # The student tree as a tarball, without the solution (build/raftlab-handout.tar.gz),
 # and its check: it unpacks, builds and fails 2A as a skeleton should.
 handout:
+	$(call instructors_only,tools/make-handout.sh)
 	sh tools/make-handout.sh
 
 check-handout:
+	$(call instructors_only,tests/check_handout.sh)
 	sh tests/check_handout.sh
 
 # The tools' own tests: tools/raftlog, the runner (tools/raftrun), gradelib.
@@ -225,6 +232,7 @@ check-tools:
 # grading/grade against the reference, the skeleton, two faulty
 # implementations and one that does not compile (about 80 s).
 check-grading:
+	$(call instructors_only,tests/check_grading.py)
 	python3 tests/check_grading.py
 
 
