@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """check_grading.py: grading/grade grades what it is given as it should.
 
-One batch through the grader (one pool, one run of every test each):
+First batch (one pool, one run of every test each):
   solution   solution/raft.c                         full marks
   tamperer   a tarball of the skeleton with a 2A suite rewritten to pass
              and a Makefile that skips the tests     0, every test LIVENESS
@@ -12,12 +12,21 @@ One batch through the grader (one pool, one run of every test each):
   broken     a raft.c with a syntax error            BUILD-ERROR, 0
 Then every results.json passes the Gradescope schema check, the CSV has a
 row per submission, and the checker itself rejects a malformed document.
-Usage: tests/check_grading.py [--jobs J]   (about 2 minutes on 2 cores)
+
+Second batch: the hostile corpus (tests/hostile/: each .c case and the
+trees of trees.py) with the reference, one run of one test each, small
+CPU and file limits: each case's status, score and reason as its header
+says, the reference's full marks, no process and no file left behind.
+Third: SIGINT three times during a grading: the reports are written, once.
+Usage: tests/check_grading.py [--jobs J]   (about 4 minutes on 2 cores)
 """
 import csv
+import glob
 import io
 import json
 import os
+import re
+import signal
 import subprocess
 import sys
 import tarfile
@@ -60,7 +69,7 @@ def tamper_tarball(work):
 
 
 def main():
-    jobs = sys.argv[sys.argv.index("--jobs") + 1] if "--jobs" in sys.argv else "8"
+    jobs = sys.argv[sys.argv.index("--jobs") + 1] if "--jobs" in sys.argv else "4"
     work = tempfile.mkdtemp(prefix="check-grading-")
     solution = os.path.join(work, "solution")
     os.makedirs(solution)
@@ -99,14 +108,177 @@ def main():
     check(rows.get("broken", {}).get("status") == "BUILD-ERROR", "CSV: broken is not BUILD-ERROR")
     check(gradescope.problems({"score": "ten", "tests": [{"score": 3, "max_score": 2, "visibility": "public"}],
                                "colour": 1}) != [], "the schema check accepted a malformed document")
-    if failures:
+    first_failures = len(failures)
+    if first_failures:
         print(proc.stdout)
+    else:
+        print(f"check_grading: the grader graded 5 submissions as expected in {took:.0f} s "
+              f"(reference full marks; skeleton 0, LIVENESS; CRASH; EXIT; BUILD-ERROR; JSON and CSV valid)")
+    hostile_batch(work, jobs)
+    interrupt_check(work)
+    if failures:
         print(f"check_grading: {len(failures)} problem(s); work files kept in {work}", file=sys.stderr)
         return 1
-    print(f"check_grading: the grader graded 5 submissions as expected in {took:.0f} s "
-          f"(reference full marks; skeleton 0, LIVENESS; CRASH; EXIT; BUILD-ERROR; JSON and CSV valid)")
     subprocess.run(["rm", "-rf", work])
     return 0
+
+
+# ---- the hostile corpus ------------------------------------------------------
+
+HOSTILE = os.path.join(ROOT, "tests", "hostile")
+STUB = """
+#include <stdlib.h>
+#include "raft/raft.h"
+struct raft { int me; };
+raft *raft_make(labrpc_end **peers, int npeers, int me, persister *ps, applych *ch)
+{
+    (void)peers; (void)npeers; (void)ps; (void)ch;
+    hostile_make();
+    raft *rf = calloc(1, sizeof *rf);
+    rf->me = me;
+    return rf;
+}
+void raft_register_service(raft *rf, labrpc_server *srv) { (void)rf; (void)srv; }
+bool raft_start(raft *rf, const void *command, size_t len, int *index, int *term)
+{
+    (void)rf; (void)command; (void)len; *index = -1; *term = 0;
+    return false;
+}
+void raft_get_state(raft *rf, int *term, bool *is_leader) { (void)rf; *term = 0; *is_leader = false; }
+void raft_snapshot(raft *rf, int index, const void *snapshot, size_t len)
+{
+    (void)rf; (void)index; (void)snapshot; (void)len;
+}
+void raft_kill(raft *rf) { free(rf); }
+"""
+EXPECT = re.compile(r"^// expect: ([A-Z|-]+)(?: (0|full))?(?: /(.*)/)?\s*$")
+HOSTILE_TEST = "2A/t01_initial_election"
+HOSTILE_LIMITS = ["--cpu-limit", "4", "--file-limit", "16", "--build-timeout", "40"]
+
+
+def hostile_cases(work):
+    """[(path, name, what, (statuses, score, regex))] for every case."""
+    sys.path.insert(0, HOSTILE)
+    import trees
+    cases = []
+    with open(os.path.join(ROOT, "raft", "raft.c"), "rb") as f:
+        skeleton = f.read()
+    d = os.path.join(work, "hostile")
+    os.makedirs(d)
+    for path in sorted(glob.glob(os.path.join(HOSTILE, "*.c"))):
+        with open(path, "rb") as f:
+            text = f.read()
+        head = text.decode("utf-8", "replace").splitlines()[:3]
+        what = head[0].split(":", 1)[1].strip()
+        base = head[1].split(":", 1)[1].strip()
+        m = EXPECT.match(head[2])
+        expect = (set(m.group(1).split("|")), 0 if m.group(2) == "0" else m.group(2), m.group(3))
+        text = text.replace(b"@ROOT@", ROOT.encode())
+        if base == "skeleton":
+            text = b'#include <stdio.h>\n' + text + b"\n" + skeleton
+        elif base == "stub":
+            text = text + STUB.encode()
+        name = os.path.basename(path)[:-2]
+        with open(os.path.join(d, name + ".c"), "wb") as f:
+            f.write(text)
+        cases.append((os.path.join(d, name + ".c"), name, what, expect))
+    reference = os.path.join(d, "reference.c")
+    with open(os.path.join(ROOT, "solution", "raft.c"), "rb") as f, open(reference, "wb") as g:
+        g.write(f.read())
+    cases.append((reference, "reference", "the reference, in the same batch", ({"OK"}, "full", None)))
+    for path, expect in trees.make(os.path.join(work, "trees"), ROOT, reference):
+        cases.append((path, None, os.path.basename(path), expect))
+    return cases
+
+
+def our_processes():
+    out = subprocess.run(["ps", "-e", "-o", "pid=,args="], capture_output=True, text=True).stdout
+    marks = ("/opt/raftlab", "raftlab-grade-", "check-grading-")
+    return [l for l in out.splitlines() if any(m in l for m in marks) and "ps -e" not in l]
+
+
+def hostile_batch(work, jobs):
+    cases = hostile_cases(work)
+    out, json_dir, csv_path = (os.path.join(work, d) for d in ("hostile-out", "hostile-json", "hostile.csv"))
+    before = set(glob.glob("/tmp/raftlab-grade-*"))
+    start = time.monotonic()
+    proc = subprocess.run([sys.executable, os.path.join(ROOT, "grading/grade"), *[c[0] for c in cases],
+                           "--tests", HOSTILE_TEST, "--runs", "1", "--jobs", jobs, "--out", out,
+                           "--json", json_dir, "--csv", csv_path, "--seed", "1", *HOSTILE_LIMITS],
+                          capture_output=True, text=True, timeout=900)
+    took = time.monotonic() - start
+    check(proc.returncode == 0, f"hostile batch: grade exited {proc.returncode}: {proc.stderr[-3000:]}")
+    level = next((l for l in proc.stderr.splitlines() if l.startswith("grade: sandbox:")), "grade: sandbox: ?")
+    with open(csv_path) as f:
+        rows = list(csv.DictReader(f))
+    check(len(rows) == len(cases), f"hostile batch: {len(rows)} CSV rows for {len(cases)} submissions")
+    by_path = {r["path"]: r for r in rows}
+    summary = {}
+    for path, name, what, (statuses, score, regex) in cases:
+        row = by_path.get(path)
+        if row is None:
+            check(False, f"hostile: {what}: no row in the CSV")
+            continue
+        doc_path = os.path.join(json_dir, row["submission"] + ".json")
+        text = ""
+        if os.path.exists(doc_path):
+            with open(doc_path) as f:
+                doc = json.load(f)
+            check(gradescope.problems(doc) == [], f"hostile: {row['submission']}: results.json is invalid")
+            text = doc["output"] + "\n" + "\n".join(t["output"] for t in doc["tests"])
+        else:
+            check(False, f"hostile: {row['submission']}: no results.json")
+        label = name or row["submission"]
+        ok = row["status"] in statuses
+        if score == "full":
+            ok = ok and float(row["score"]) == float(row["max_score"]) > 0
+        elif score == 0:
+            ok = ok and float(row["score"]) == 0
+        if regex:
+            ok = ok and re.search(regex, text) is not None
+        first = next((l for l in text.splitlines() if l.startswith(row["status"] + ":")), "")
+        check(ok, f"hostile: {label} ({what}): got {row['status']} {row['score']}/{row['max_score']}, "
+                  f"expected {'|'.join(sorted(statuses))} {score} /{regex}/:\n{text[:1200]}")
+        summary.setdefault(row["status"], []).append(label)
+        print(f"  hostile {label}: {row['status']} {row['score']}/{row['max_score']}"
+              f"{'  ' + first[len(row['status']) + 2:][:150] if first else ''}")
+    check(not os.path.exists("/tmp/raftlab-hostile-escaped"), "a tar member escaped to /tmp")
+    time.sleep(1)
+    left = our_processes()
+    check(not left, f"hostile batch: processes left behind: {left}")
+    check(set(glob.glob("/tmp/raftlab-grade-*")) <= before, "hostile batch: the grader left its work directory")
+    stray = [p for p in glob.glob(os.path.join(out, "*", "*")) if os.path.basename(p) not in
+             ("report.txt", "results.json", "failures", "build.log", "refused.txt")]
+    check(not stray, f"hostile batch: unexpected files in the output: {stray[:5]}")
+    for kept in glob.glob(os.path.join(out, "*", "failures", "*.log")):
+        check(os.path.getsize(kept) <= (2 << 20) + 200, f"{kept}: a kept log over its cap")
+    print(f"check_grading: {len(cases)} hostile submissions in one batch in {took:.0f} s "
+          f"({level[len('grade: '):]}): " + "; ".join(f"{k} {len(v)}" for k, v in sorted(summary.items())))
+
+
+def interrupt_check(work):
+    """Three SIGINTs during a grading: it stops, writes every report once, exits 1."""
+    out = os.path.join(work, "interrupted")
+    ref = os.path.join(work, "hostile", "reference.c")
+    proc = subprocess.Popen([sys.executable, os.path.join(ROOT, "grading/grade"), ref, "--parts", "2A",
+                             "--runs", "3", "--jobs", "2", "--out", out, "--seed", "1"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not glob.glob(os.path.join(out, "reference", "runs", "*")) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    time.sleep(2)
+    for _ in range(3):
+        proc.send_signal(signal.SIGINT)
+        time.sleep(0.1)
+    stdout, stderr = proc.communicate(timeout=120)
+    check(proc.returncode == 1, f"interrupted grading exited {proc.returncode}: {stderr[-1500:]}")
+    path = os.path.join(out, "reference", "results.json")
+    check(os.path.exists(path) and gradescope.check_file(path) == [], f"interrupted grading: no valid {path}")
+    check(stdout.count("=== reference") == 1 and "INCOMPLETE" in stdout,
+          f"interrupted grading: not one INCOMPLETE report:\n{stdout[-1500:]}")
+    time.sleep(1)
+    check(not our_processes(), f"interrupted grading left processes: {our_processes()}")
+    print("check_grading: three SIGINTs during a grading: it stopped, wrote one INCOMPLETE report, exited 1")
 
 
 def classes(doc):

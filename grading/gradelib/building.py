@@ -129,10 +129,11 @@ def read_capped(path, cap=OUTPUT_CAP):
             + tail.decode("utf-8", "replace"))
 
 
-def run_sandboxed(box, argv, ro, rw, cwd, log_path, timeout=BUILD_TIMEOUT, limits=BUILD_LIMITS):
+def run_sandboxed(box, argv, ro, rw, cwd, log_path, timeout=None, limits=BUILD_LIMITS):
     """Runs argv in the sandbox with limits and a timeout, output to
     log_path; returns (exit status, output head and tail, what stopped it)."""
-    cmd = limits.command_prefix() + box.wrap(argv, ro, rw, cwd)
+    timeout = timeout or BUILD_TIMEOUT
+    cmd = limits.command_prefix() + box.wrap(argv, ro, rw, cwd, devices=False)
     real_cwd = box.outside_cwd(cwd, ro, rw)
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,

@@ -283,6 +283,7 @@ def check_preprocessed(text, source_name, source="raft.c"):
 
 
 def check_object(obj, rules=None, source="raft.c"):
-    """Every problem of the object file, symbols first."""
+    """Every problem of the object file: sections (constructors, Criterion)
+    first, then symbols, then code."""
     rules = rules or Rules()
-    return check_symbols(obj, rules, source) + check_sections(obj, source) + check_code(obj, source)
+    return check_sections(obj, source) + check_symbols(obj, rules, source) + check_code(obj, source)

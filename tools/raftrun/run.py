@@ -112,6 +112,8 @@ class Runner:
             _, status, usage = os.wait4(proc.pid, 0)
             timer.cancel()
             proc.returncode = os.waitstatus_to_exitcode(status)
+            if callable(self.sandbox) and 128 < proc.returncode <= 128 + 64:
+                proc.returncode = 128 - proc.returncode   # bwrap says "killed by signal N" as 128 + N
             with self._lock:
                 del self._running[proc.pid]
                 stopped = self._stopping
@@ -128,7 +130,7 @@ class Runner:
                            verdicts=verdict_text, key=key)
         outcome.wall_seconds = wall
         outcome.cpu_seconds = usage.ru_utime + usage.ru_stime
-        _name_the_cpu_limit(outcome, self.limits)
+        _name_the_limit(outcome, self.limits, log_path)
         outcome.log_path = log_path
         return outcome
 
@@ -145,15 +147,23 @@ class Runner:
             self._kill(pid, killed)
 
 
-def _name_the_cpu_limit(outcome, limits):
-    """The CPU limit's hard half is a SIGKILL (hard = soft, so the run cannot
-    raise it): a test process killed that way looks like a crash. A failed
-    run whose processes used the whole limit is a LIMIT, said with its value."""
-    if (not outcome.passed and outcome.cls in ("CRASH", "EXIT")
-            and outcome.cpu_seconds >= 0.97 * limits.cpu_seconds):
+def _name_the_limit(outcome, limits, log_path):
+    """A limit can end a run without a word: the CPU limit's hard half is a
+    SIGKILL (hard = soft, so the run cannot raise it), and in the sandbox
+    Criterion's runner is the PID namespace's first process, which a
+    SIGXFSZ does not end. A failed run with no better reason whose
+    processes used the whole CPU limit, or whose log reached the file-size
+    limit, is a LIMIT, said with the limit's value."""
+    if outcome.passed or outcome.cls not in ("CRASH", "EXIT"):
+        return
+    if outcome.cpu_seconds >= 0.97 * limits.cpu_seconds:
         outcome.cls = "LIMIT"
         outcome.reason = (f"used the whole CPU-time limit ({limits.cpu_seconds} s of CPU; "
                           f"{outcome.cpu_seconds:.0f} s used): a busy loop?")
+    elif os.path.exists(log_path) and os.path.getsize(log_path) >= (limits.file_size_mb << 20):
+        outcome.cls = "LIMIT"
+        outcome.reason = (f"wrote more than the file-size limit ({limits.file_size_mb} MiB): "
+                          "printing in a loop?")
 
 
 LOG_READ_CAP = 1 << 20   # bytes of a log's head (and of its tail) read: the cost stays flat

@@ -50,9 +50,14 @@ class Sandbox:
         """The uid that files the sandbox writes must belong to (or -1)."""
         return self.drop_to
 
-    def wrap(self, argv, ro=(), rw=(), cwd="/tmp", share_net=False):
+    def wrap(self, argv, ro=(), rw=(), cwd="/tmp", share_net=False, devices=True, as_pid_1=False):
         """The command that runs argv (paths as seen inside) in the sandbox.
-        ro and rw are (outside path, inside path) pairs to bind."""
+        ro and rw are (outside path, inside path) pairs to bind. devices:
+        bwrap's small /dev (null, zero, urandom, ptmx, ...); else /dev/null
+        alone (the compiler: an #include of a device finds nothing).
+        as_pid_1: the command is the PID namespace's first process (no
+        bwrap reaper between), so that its CPU time and its children's reach
+        the caller's wait4; when it ends, every process in the namespace dies."""
         if self.level == "unshare-net":
             return list(self._unshare) + _unmapped(argv, ro, rw)
         if self.level != "bwrap":
@@ -61,11 +66,12 @@ class Sandbox:
         if self.drop_to >= 0:
             cmd += ["setpriv", f"--reuid={self.drop_to}", f"--regid={self.drop_to}", "--clear-groups",
                     "--inh-caps=-all", "--bounding-set=-all", "--"]
-        cmd += ["bwrap"] + BWRAP_ARGS + self.extra
+        cmd += ["bwrap"] + BWRAP_ARGS + self.extra + (["--as-pid-1"] if as_pid_1 else [])
         if share_net:
             cmd += ["--share-net"]
         cmd += system_binds()
-        cmd += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--dir", "/tmp/home",
+        cmd += ["--dev", "/dev"] if devices else ["--dir", "/dev", "--dev-bind", "/dev/null", "/dev/null"]
+        cmd += ["--proc", "/proc", "--tmpfs", "/tmp", "--dir", "/tmp/home",
                 "--setenv", "TMPDIR", "/tmp", "--setenv", "HOME", "/tmp/home"]
         for src, dst in ro:
             cmd += ["--ro-bind", src, dst]

@@ -1,0 +1,98 @@
+"""Hostile submissions that are not one raft.c: links, special files,
+archives, names. make(work, root, reference) builds each under work and
+returns [(path, expect)], expect as in the .c cases: (statuses, score,
+regex), where score is 0, "full" or None (not checked)."""
+import io
+import os
+import tarfile
+import zipfile
+
+NOT_REGULAR = r"not a regular file"
+
+
+def _tar(path, members):
+    with tarfile.open(path, "w:gz") as t:
+        for info, data in members:
+            t.addfile(info, io.BytesIO(data) if data is not None else None)
+    return path
+
+
+def _member(name, data=None, kind=tarfile.REGTYPE, link=""):
+    info = tarfile.TarInfo(name)
+    info.type, info.linkname = kind, link
+    info.size = len(data) if data is not None else 0
+    return info, data
+
+
+def make(work, root, reference):
+    solution = os.path.join(root, "solution", "raft.c")
+    cases = []
+
+    # hostile: raft.c is a symbolic link to the reference solution
+    d = os.path.join(work, "link_to_solution")
+    os.makedirs(d)
+    os.symlink(solution, os.path.join(d, "raft.c"))
+    cases.append((d, ({"NO-SOURCE"}, 0, NOT_REGULAR)))
+
+    # hostile: raft/ is a symbolic link to the lab's solution/ directory
+    d = os.path.join(work, "dir_link_to_solution")
+    os.makedirs(d)
+    os.symlink(os.path.dirname(solution), os.path.join(d, "raft"))
+    cases.append((d, ({"NO-SOURCE"}, 0, r"symbolic link")))
+
+    # hostile: raft.c is a FIFO: reading it would block the grader forever
+    d = os.path.join(work, "fifo")
+    os.makedirs(d)
+    os.mkfifo(os.path.join(d, "raft.c"))
+    cases.append((d, ({"NO-SOURCE"}, 0, NOT_REGULAR)))
+
+    # hostile: a bare raft.c path that is a link to a device
+    d = os.path.join(work, "device_link")
+    os.makedirs(d)
+    os.symlink("/dev/zero", os.path.join(d, "raft.c"))
+    cases.append((os.path.join(d, "raft.c"), ({"NO-SOURCE"}, 0, NOT_REGULAR)))
+
+    # hostile: a tarball whose raft/raft.c is a symbolic link to the solution
+    path = _tar(os.path.join(work, "tar_symlink.tar.gz"),
+                [_member("t/raft/raft.c", kind=tarfile.SYMTYPE, link=solution)])
+    cases.append((path, ({"NO-SOURCE"}, 0, NOT_REGULAR)))
+
+    # hostile: a tarball whose raft/raft.c is a hard link to the solution
+    path = _tar(os.path.join(work, "tar_hardlink.tar.gz"),
+                [_member("t/raft/raft.c", kind=tarfile.LNKTYPE, link=solution)])
+    cases.append((path, ({"NO-SOURCE"}, 0, NOT_REGULAR)))
+
+    # hostile: a tarball with a path-traversal member and a device node
+    with open(reference, "rb") as f:
+        ref = f.read()
+    path = _tar(os.path.join(work, "tar_traversal.tar.gz"),
+                [_member("../../../../tmp/raftlab-hostile-escaped", b"x"),
+                 _member("t/raft/raft.c", kind=tarfile.CHRTYPE)])
+    cases.append((path, ({"NO-SOURCE"}, 0, NOT_REGULAR)))
+
+    # hostile: a zip whose raft.c is a symbolic link (Unix mode in its attributes)
+    path = os.path.join(work, "zip_symlink.zip")
+    with zipfile.ZipFile(path, "w") as z:
+        info = zipfile.ZipInfo("z/raft/raft.c")
+        info.external_attr = (0o120777 << 16)
+        z.writestr(info, solution)
+    cases.append((path, ({"NO-SOURCE"}, 0, NOT_REGULAR)))
+
+    # hostile: a raft.c of 5 MiB (a grader that reads it whole, and a compiler that chews on it)
+    d = os.path.join(work, "too_big")
+    os.makedirs(d)
+    with open(os.path.join(d, "raft.c"), "wb") as f:
+        f.write(b"/*" + b" " * (5 << 20) + b"*/\n")
+    cases.append((d, ({"NO-SOURCE"}, 0, r"larger than 4 MiB")))
+
+    # hostile: two submissions whose names collide after sanitising ("x y" and "x_y"): the
+    # correct one scored 0 before; here the first is the reference (full marks), the second
+    # the skeleton, and a third is named like the second's suffixed name
+    for name, src in (("x y", reference), ("x_y", os.path.join(root, "raft", "raft.c")),
+                      ("x_y-2", reference)):
+        d = os.path.join(work, "collide", name)
+        os.makedirs(d)
+        with open(src, "rb") as f, open(os.path.join(d, "raft.c"), "wb") as g:
+            g.write(f.read())
+        cases.append((d, ({"OK"}, "full" if src == reference else 0, None)))
+    return cases
