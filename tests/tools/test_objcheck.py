@@ -103,6 +103,23 @@ class ObjcheckTest(unittest.TestCase):
         self.assertRefused(HEAD + '#include "labrpc/labrpc_internal.h"\n', "internal to the framework")
         self.assertRefused(HEAD + "#include <criterion/criterion.h>\n", "the test framework's header")
 
+    def test_every_function_of_the_public_headers_is_listed(self):
+        """A function added to the lab's API is allowed or refused on purpose, never by default."""
+        import glob
+        import re
+        listed = set().union(*self.rules.sections.values())
+        missing = []
+        for d in objcheck.LAB_HEADER_DIRS:
+            for header in glob.glob(os.path.join(ROOT, d, "*.h")):
+                if header.endswith("_internal.h"):
+                    continue
+                with open(header) as f:
+                    text = re.sub(r"/\*.*?\*/", "", f.read(), flags=re.S)
+                for m in re.finditer(r"^(?!typedef|#|static|\s)[^;{}()]*?\b([a-z_][a-z0-9_]*)\s*\(", text, re.M):
+                    if m.group(1) not in listed:
+                        missing.append(f"{os.path.relpath(header, ROOT)}: {m.group(1)}")
+        self.assertEqual(missing, [], "add them to tools/raftrun/objcheck_rules.txt, [lab] or [framework]")
+
     def test_dependency_files(self):
         path = os.path.join(self.dir, "x.d")
         with open(path, "w") as f:
