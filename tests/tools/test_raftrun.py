@@ -280,6 +280,8 @@ class BubblewrapTest(unittest.TestCase):
         out, text = self.run_in_box(
             f'echo "uid $(id -u)"; ls {self.dir} /work /root 2>&1 | head -3; cat /proc/net/dev | tail -n +3\n'
             'ps -e -o pid= | wc -l | sed "s/^/procs /"; touch /usr/x 2>/dev/null || echo "usr read-only"\n'
+            'unshare -rn true 2>/dev/null || echo "no new namespaces"\n'
+            'nsenter -t 1 -n -m true 2>/dev/null || echo "no way out"\n'
             'TEST=2A/x_y\n' + PASS_SH)
         self.assertTrue(out.passed, text)
         if os.geteuid() == 0:
@@ -287,6 +289,8 @@ class BubblewrapTest(unittest.TestCase):
         self.assertIn("No such file or directory", text)
         self.assertNotIn("eth", text)
         self.assertIn("usr read-only", text)
+        self.assertIn("no new namespaces", text)
+        self.assertIn("no way out", text)
 
     def test_nothing_survives_its_run(self):
         marker = os.path.join(self.dir, "alive")
