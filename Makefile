@@ -80,7 +80,7 @@ endif
 # makes sure nothing can hang a make target.
 FRAMEWORK_LIMIT ?= 600
 
-.PHONY: all deps test-framework check check-faulty check-tools check-grading handout check-handout raft-bin print-raft-bin print-raft-build stress bench clean test-2A test-2B test-2C test-2D test-raft
+.PHONY: all deps test-framework check check-faulty check-tools check-grading handout check-handout raft-bin print-raft-bin print-raft-build stress bench bench-sim clean test-2A test-2B test-2C test-2D test-raft
 
 all: $(LIB) $(BENCH_BIN) $(UNIT_BIN)
 
@@ -110,6 +110,16 @@ test-framework: $(UNIT_BIN)
 
 bench: $(BENCH_BIN)
 	$(BENCH_BIN)
+
+# The reference's whole lab (28 tests) in simulation, as a benchmark (not a
+# test): per part and in all, wall seconds, simulated seconds, scheduling
+# steps and steps per second (README "The scheduler").
+bench-sim:
+	@mkdir -p $(BUILD)
+	@LAB_SIM_STATS=1 $(MAKE) --no-print-directory -s test-raft RAFT=solution SIM=1 >$(BUILD)/bench-sim.log 2>&1; \
+	status=$$?; grep -E '^(2[A-D]: |FAIL )' $(BUILD)/bench-sim.log; \
+	python3 -c 'import re, sys; p = [re.search(r"in ([0-9.]+) s wall.*\(([0-9.]+) s simulated; ([0-9]+) scheduling steps", l) for l in open(sys.argv[1])]; p = [m for m in p if m]; w, v, n = (sum(float(m.group(k)) for m in p) for k in (1, 2, 3)); print(f"bench-sim: {len(p)} parts in {w:.1f} s wall, {v:.1f} s simulated ({v / w if w else 0:.0f}x), {n:.0f} scheduling steps, {n / w if w else 0:.0f} steps/s")' $(BUILD)/bench-sim.log; \
+	exit $$status
 
 # --- the Raft suites: one Criterion binary per implementation ---------------
 # RAFT=raft (the student's raft/raft.c) or RAFT=solution (solution/raft.c).
@@ -182,7 +192,7 @@ T ?= 2A
 N ?= 100
 J ?= 4
 stress:
-	@python3 tools/stress '$(T)' -n '$(N)' -j '$(J)' --raft '$(RAFT)'
+	@python3 tools/stress '$(T)' -n '$(N)' -j '$(J)' --raft '$(RAFT)' $(if $(filter 1,$(SIM)),--sim $(if $(SIM_STRATEGY),--strategy '$(SIM_STRATEGY)'))
 
 test-raft: $(RAFT_BIN)
 	@$(CHECK_RAFT)
@@ -197,6 +207,7 @@ ifeq ($(HAVE_SOLUTION),)
 	@echo "make check needs the reference solution (solution/raft.c), which the handout does not have; make test-framework runs the framework's own tests"; exit 1
 else
 	$(MAKE) --no-print-directory test-raft RAFT=solution
+	sh tests/check_sim.sh
 	sh tests/check_skeleton.sh
 	sh tests/check_handout.sh
 	$(MAKE) --no-print-directory check-tools

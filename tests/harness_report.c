@@ -16,6 +16,7 @@
 #include <criterion/hooks.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -123,7 +124,7 @@ static void sim_time_record(void)
 {
     if (sim_time_file == NULL || !lab_sim_active() || atomic_exchange(&sim_time_recorded, 1))
         return;
-    char text[96];   /* "<simulated us> <steps> <switches> <schedule digest>" */
+    char text[384];   /* "<simulated us> <steps> <hand-offs> <schedule digest> <suite/test>" */
     sbuf b = {text, sizeof text, 0};
     sbuf_dec(&b, (long long)lab_sim_elapsed_us());
     sbuf_str(&b, " ");
@@ -132,6 +133,8 @@ static void sim_time_record(void)
     sbuf_dec(&b, (long long)lab_sim_switches());
     sbuf_str(&b, " ");
     sbuf_hex(&b, lab_sim_digest());
+    sbuf_str(&b, " ");
+    sbuf_str(&b, test_name);
     sbuf_str(&b, "\n");
     int fd = open(sim_time_file, O_WRONLY | O_APPEND);
     if (fd >= 0) {
@@ -359,14 +362,28 @@ static int64_t part_start_ms;
 static double part_start_cpu;
 
 /* Simulation: the file where test processes add their simulated times
- * (sim_time_record); the runner made it, reads it and removes it. */
-static char sim_time_path[64];
-static long sim_time_offset;   /* what earlier parts added */
+ * (sim_time_record); the runner makes it, reads it and removes it, unless
+ * the caller named one in LAB_SIM_TIME_FILE (tests/check_sim.sh reads the
+ * schedule digests there). */
+static char sim_time_path[PATH_MAX];
+static bool sim_time_path_ours;
+static long sim_time_offset;   /* what was there before this part */
 
 static void sim_time_file_make(void)
 {
     if (!lab_sim_requested())
         return;
+    const char *given = getenv("LAB_SIM_TIME_FILE");
+    if (given && *given) {
+        snprintf(sim_time_path, sizeof sim_time_path, "%s", given);
+        FILE *f = fopen(sim_time_path, "a");
+        if (f) {
+            sim_time_offset = ftell(f);
+            fclose(f);
+        }
+        return;
+    }
+    sim_time_path_ours = true;
     snprintf(sim_time_path, sizeof sim_time_path, "/tmp/raftlab-simtime-XXXXXX");
     int fd = mkstemp(sim_time_path);
     if (fd < 0) {
@@ -391,9 +408,9 @@ static sim_totals sim_time_read(long *offset)
     if (f == NULL)
         return t;
     long long us, steps, switches;
-    char digest[40];
+    char digest[40], test[256];
     if (fseek(f, *offset, SEEK_SET) == 0)
-        while (fscanf(f, "%lld %lld %lld %39s", &us, &steps, &switches, digest) == 4) {
+        while (fscanf(f, "%lld %lld %lld %39s %255s", &us, &steps, &switches, digest, test) == 5) {
             t.seconds += (double)us / 1e6;
             t.steps += steps;
             t.switches += switches;
@@ -406,7 +423,7 @@ static sim_totals sim_time_read(long *offset)
 ReportHook(POST_ALL)(struct criterion_global_stats *stats)
 {
     (void)stats;
-    if (sim_time_path[0])
+    if (sim_time_path_ours)
         unlink(sim_time_path);
 }
 

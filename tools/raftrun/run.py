@@ -31,7 +31,9 @@ DEFAULT_WALL_SECONDS = 160
 
 CLASSES = ("SAFETY", "LIVENESS", "PERF", "CRASH", "HANG", "EXIT", "RACE", "MEMORY", "LEAK", "LIMIT")
 
-FAIL_LINE = re.compile(r"^FAIL ([A-Z]+): (\S+): (.*?)(?: \(SEED=(\d+)\))?\s*$")
+# In simulation (LAB_SIM=1) a FAIL line ends with the command that replays
+# the run exactly: " (replay: make test-2C SIM=1 SEED=... ONLY=...)".
+FAIL_LINE = re.compile(r"^FAIL ([A-Z]+): (\S+): (.*?)(?: \(SEED=(\d+)\))?(?: \(replay: ([^()]*)\))?\s*$")
 VERDICT_LINE = re.compile(r"^VERDICT (\S+) (\S+) (PASS|FAIL)$")
 VERDICT_CAP = 1 << 20    # bytes of a verdict file read: a few lines are expected
 BANNER = re.compile(r"^Test \((2[A-D])\): (.*?) \.\.\.\s*$")
@@ -52,11 +54,14 @@ class Outcome:
     cpu_seconds: float = 0.0
     title: str = ""          # the banner's words: "initial election"
     log_path: str = ""
+    replay: str = ""         # simulation: the FAIL line's exact replay command
 
     def fail_line(self):
         return f"FAIL {self.cls}: raft{self.test}: {self.reason} (SEED={self.seed})"
 
     def replay_command(self):
+        if self.replay:
+            return self.replay
         part, name = self.test.split("/", 1)
         return f"SEED={self.seed} make test-{part} ONLY={name}"
 
@@ -209,6 +214,7 @@ def classify(test, seed, output, returncode, killed, wall_seconds, limits, verdi
     elif fail:
         out.cls = fail.group(1) if fail.group(1) in CLASSES else "CRASH"
         out.reason = fail.group(3)
+        out.replay = fail.group(5) or ""
     elif returncode == 0 and keyed_pass:
         out.passed = True
     elif returncode == 0:
