@@ -213,7 +213,7 @@ collect() {   # reap finished cases; report them
     waiting=$still
 }
 
-echo "check_faulty: running, $jobs case(s) at once"
+echo "check_faulty: built in $(( $(date +%s) - start_all ))s; running, $jobs case(s) at once"
 while IFS='	' read -r key name vars tests class runs bound sub; do
     if [ "$class" = EQUIVALENT ]; then
         mkdir -p "$out/$name"
