@@ -88,6 +88,17 @@ void lab_sim_stop(void);
 bool lab_sim_active(void);
 bool lab_sim_is_simulated_thread(void);   /* the caller is one of the simulation's threads */
 
+/*
+ * Between these two calls the calling thread's lab calls are not scheduling
+ * points: no other thread runs and no virtual time passes. DPRINTF uses
+ * them, so that a replay with VERBOSE=1 is the same run as the one that
+ * failed without it. The section must not block (a lock it takes must be
+ * free: one that is only ever taken in such sections always is). They nest;
+ * outside a simulation they do nothing.
+ */
+void lab_sim_invisible_begin(void);
+void lab_sim_invisible_end(void);
+
 /* Statistics of the running (or last) simulation. */
 uint64_t lab_sim_steps(void);             /* scheduling steps so far */
 uint64_t lab_sim_switches(void);          /* steps that handed the token to another thread */

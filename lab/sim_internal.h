@@ -34,6 +34,7 @@ typedef struct lab_sim_thread {
     int64_t priority;            /* PCT: the runnable thread of highest priority runs */
     pthread_cond_t turn;         /* signalled when the token comes to this thread */
     pthread_t handle;            /* its pthread, once it runs (for the stall watchdog's report) */
+    int invisible;               /* lab_sim_invisible_begin depth: no scheduling points */
 } sim_thread;
 
 struct sim_state {

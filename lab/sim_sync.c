@@ -42,8 +42,34 @@ static int64_t sim_now(void)
 /* A scheduling point for a thread that can go on: sim.lock held. */
 static void yield(sim_thread *me)
 {
-    if (!sim.halted)
+    if (!sim.halted && me->invisible == 0)
         sim_step(me);
+}
+
+/* What may not happen in an invisible section: blocking. */
+static void forbid_invisible(sim_thread *me, const char *what)
+{
+    if (me->invisible > 0)
+        lab_fatal("thread '%s' would %s inside lab_sim_invisible_begin/end, which must not block",
+                  me->info->name, what);
+}
+
+void lab_sim_invisible_begin(void)
+{
+    if (!sim_on())
+        return;
+    sim_thread *me = lab_thread_self()->sim;
+    if (me)
+        me->invisible++;   /* the thread's own field, and it holds the token */
+}
+
+void lab_sim_invisible_end(void)
+{
+    if (!sim_on())
+        return;
+    sim_thread *me = lab_thread_self()->sim;
+    if (me && me->invisible > 0)
+        me->invisible--;
 }
 
 /* Takes m for me, blocking while another holds it; sim.lock held. */
@@ -53,6 +79,7 @@ static void acquire(sim_thread *me, lab_mutex *m)
         if (sim.halted)
             lab_fatal("thread '%s' waits for mutex '%s' after the simulation stopped on a deadlock",
                       me->info->name, m->name ? m->name : "?");
+        forbid_invisible(me, "wait for a mutex");
         me->mutex = m;
         sim_block(me, WAIT_MUTEX, SIM_NO_DEADLINE);
         sim_check_cycle(me);
@@ -104,6 +131,7 @@ bool lab_sim_cond_wait(lab_cond *c, lab_mutex *m, lab_thread_info *info, int64_t
     if (sim.halted)
         lab_fatal("thread '%s' waits on a condition variable after the simulation stopped on a deadlock",
                   info->name);
+    forbid_invisible(me, "wait on a condition variable");
     release(m);
     show_blocked(info, LAB_THREAD_WAITING, m);
     me->cond = c;
@@ -147,6 +175,7 @@ void lab_sim_sleep_us(int64_t us, lab_thread_info *info)
         pthread_mutex_unlock(&sim.lock);
         return;
     }
+    forbid_invisible(me, "sleep");
     show_blocked(info, LAB_THREAD_SLEEPING, NULL);
     sim_block(me, WAIT_SLEEP, sim_now() + us);
     sim_step(me);

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "lab/fatal.h"
+#include "lab/sim.h"
 #include "lab/sync.h"
 
 enum { INIT_NONE, INIT_BUSY, INIT_DONE };
@@ -111,8 +112,12 @@ void debug_printf(const char *topic, int me, const char *fmt, ...)
     debug_init();
     va_list ap;
     va_start(ap, fmt);
+    /* Simulation (lab/sim.h): printing is no scheduling point, so that a run
+     * replayed with VERBOSE=1 is the very run that failed without it. */
+    lab_sim_invisible_begin();
     lab_mutex_lock(&print_mu);
     print_line(topic, me, fmt, ap);
     lab_mutex_unlock(&print_mu);
+    lab_sim_invisible_end();
     va_end(ap);
 }

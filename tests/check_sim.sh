@@ -4,7 +4,8 @@
 # The same binary, seed and test must give byte-identical output, VERBOSE=1
 # logs (virtual timestamps) included, and the same schedule digest (the
 # sequence of threads the scheduler ran, from LAB_SIM_TIME_FILE); another
-# seed must give another schedule. A sample of tests of every part, with
+# seed must give another schedule, and VERBOSE must not change the schedule
+# (a failure found without it replays with it). A sample of tests of every part, with
 # both strategies, each run twice per seed, against the reference.
 #
 #   sh tests/check_sim.sh            (CC= as for make)
@@ -23,7 +24,7 @@ problems=0 runs=0
 # wall and CPU seconds are real) in $tmp/NAME.out, digest line in $tmp/NAME.digest
 run() {
     rm -f "$tmp/$4.times"
-    SEED=$2 VERBOSE=1 LAB_SIM=1 LAB_SIM_STRATEGY=$3 LAB_SIM_TIME_FILE="$tmp/$4.times" \
+    SEED=$2 VERBOSE=${VERBOSE_LEVEL:-1} LAB_SIM=1 LAB_SIM_STRATEGY=$3 LAB_SIM_TIME_FILE="$tmp/$4.times" \
         timeout -k 5 120 "$bin" --filter "$1" -j1 >"$tmp/$4.raw" 2>&1
     grep -v -e '^2[A-D]: [0-9]* passed' -e '^\[' "$tmp/$4.raw" >"$tmp/$4.out"
     cat "$tmp/$4.times" 2>/dev/null >"$tmp/$4.digest"
@@ -35,6 +36,7 @@ for test in $SAMPLE; do
         for seed in 11 12; do
             run "$test" $seed $strategy a
             run "$test" $seed $strategy b
+            VERBOSE_LEVEL=0 run "$test" $seed $strategy quiet
             if ! grep -q 'Passed' "$tmp/a.out" || [ ! -s "$tmp/a.digest" ]; then
                 echo "check_sim: $test (SEED=$seed, $strategy) did not pass:"; tail -n 5 "$tmp/a.raw"
                 problems=$((problems + 1))
@@ -42,6 +44,10 @@ for test in $SAMPLE; do
                 echo "check_sim: $test (SEED=$seed, $strategy): two runs, two outputs:"
                 diff "$tmp/a.out" "$tmp/b.out" | head -n 6
                 diff "$tmp/a.digest" "$tmp/b.digest"
+                problems=$((problems + 1))
+            elif ! cmp -s "$tmp/a.digest" "$tmp/quiet.digest"; then
+                echo "check_sim: $test (SEED=$seed, $strategy): VERBOSE=1 changed the schedule:"
+                diff "$tmp/a.digest" "$tmp/quiet.digest"
                 problems=$((problems + 1))
             fi
             cp "$tmp/a.digest" "$tmp/seed$seed.digest"
@@ -56,4 +62,4 @@ if [ $problems -gt 0 ]; then
     echo "check_sim: $problems problem(s) in $runs runs"
     exit 1
 fi
-echo "check_sim: $runs runs of $(echo $SAMPLE | wc -w) tests: each seed gave the same output and schedule twice, and different seeds different schedules"
+echo "check_sim: $runs runs of $(echo $SAMPLE | wc -w) tests: each seed gave the same output and schedule twice (and the same schedule without VERBOSE), and different seeds different schedules"

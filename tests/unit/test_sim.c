@@ -303,6 +303,29 @@ Test(sim, threads_outside_the_simulation_read_the_clock_without_blocking)
     cr_assert(!lab_sim_active());
 }
 
+/* Catches: DPRINTF (which locks and reads the clock) changing the schedule,
+ * so that a failure found without VERBOSE would not come back with it. */
+Test(sim, an_invisible_section_takes_no_step_and_no_time)
+{
+    sim_test_start(9);
+    lab_mutex mu;
+    lab_mutex_init(&mu, "print");
+    uint64_t steps = lab_sim_steps();
+    int64_t t0 = lab_sim_elapsed_us();
+    lab_sim_invisible_begin();
+    lab_mutex_lock(&mu);
+    for (int i = 0; i < 100; i++)
+        (void)lab_now_us();
+    lab_mutex_unlock(&mu);
+    lab_sim_invisible_end();
+    cr_assert_eq(lab_sim_steps(), steps);
+    cr_assert_eq(lab_sim_elapsed_us(), t0);
+    (void)lab_now_us();   /* and after it, steps again */
+    cr_assert_eq(lab_sim_steps(), steps + 1);
+    lab_mutex_destroy(&mu);
+    lab_sim_stop();
+}
+
 /* ---- determinism ----------------------------------------------------------------- */
 
 /* Catches: any dependence of the schedule on the OS (real time, thread ids,
