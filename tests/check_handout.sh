@@ -16,7 +16,7 @@ tree=$dir/raftlab
 [ -f "$tree/raft/raft.c" ] || fail "no raft/raft.c in the handout"
 cmp -s "$tree/raft/raft.c" raft/raft.c || fail "raft/raft.c in the handout is not the skeleton"
 
-for p in solution tests/faulty tests/check_faulty.sh tests/check_grading.py tests/tools/test_grading.py grading .ci; do
+for p in solution tests/faulty tests/check_faulty.sh tests/check_grading.py tests/hostile tests/tools/test_grading.py grading .ci; do
     [ -e "$tree/$p" ] && fail "the handout contains $p"
 done
 leaked=$(find "$tree" -name '*.patch' -o -name '*solution*' | head -3)

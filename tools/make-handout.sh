@@ -16,6 +16,7 @@ solution/
 tests/faulty/
 tests/check_faulty.sh
 tests/check_grading.py
+tests/hostile/
 tests/check_handout.sh
 tests/tools/test_grading.py
 tests/tools/test_policy.py

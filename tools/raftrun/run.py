@@ -161,7 +161,7 @@ def _name_the_limit(outcome, limits, log_path):
     limit, is a LIMIT, said with the limit's value."""
     if outcome.passed or outcome.cls not in ("CRASH", "EXIT"):
         return
-    if outcome.cpu_seconds >= 0.97 * limits.cpu_seconds:
+    if outcome.cpu_seconds >= 0.85 * limits.cpu_seconds:   # rusage is tick-sampled: under load, up to ~7% short
         outcome.cls = "LIMIT"
         outcome.reason = (f"used the whole CPU-time limit ({limits.cpu_seconds} s of CPU; "
                           f"{outcome.cpu_seconds:.0f} s used): a busy loop?")
