@@ -234,6 +234,18 @@ class RobustnessTest(unittest.TestCase):
         self.assertLess(time.monotonic() - start, 2)
         self.assertEqual(run.classify("2A/x_y", 1, text, 1, False, 160, LIMITS).title, "initial election")
 
+    def test_memory_and_process_limits_are_named(self):
+        lim = limits.Limits(address_space_gb=2, processes=100)
+        for reason, words in (("lab_fatal: out of memory (malloc of 99 bytes)", "address-space limit (2 GiB)"),
+                              ("pthread_create: Resource temporarily unavailable", "process limit (100")):
+            o = run.Outcome("2A/x_y", 1, False, "CRASH", reason)
+            run._name_the_limit(o, lim, self.log)
+            self.assertEqual(o.cls, "LIMIT")
+            self.assertIn(words, o.reason)
+        o = run.Outcome("2A/x_y", 1, False, "LIVENESS", "out of memory, they said")
+        run._name_the_limit(o, lim, self.log)
+        self.assertEqual(o.cls, "LIVENESS")   # a harness verdict stands
+
     def test_the_first_signal_stops_and_later_ones_are_ignored(self):
         old = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
         try:

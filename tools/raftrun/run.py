@@ -169,6 +169,14 @@ def _name_the_limit(outcome, limits, log_path):
         outcome.cls = "LIMIT"
         outcome.reason = (f"wrote more than the file-size limit ({limits.file_size_mb} MiB): "
                           "printing in a loop?")
+    elif outcome.cls == "CRASH" and "out of memory" in outcome.reason:
+        outcome.cls = "LIMIT"
+        outcome.reason = f"ran out of its address-space limit ({limits.address_space_gb} GiB): {outcome.reason}"
+    elif (outcome.cls == "CRASH" and "pthread_create" in outcome.reason
+          and "Resource temporarily unavailable" in outcome.reason):
+        outcome.cls = "LIMIT"
+        outcome.reason = (f"could not start a thread: the process limit ({limits.processes}, every thread "
+                          f"counts) or the address space ({limits.address_space_gb} GiB): {outcome.reason}")
 
 
 LOG_READ_CAP = 1 << 20   # bytes of a log's head (and of its tail) read: the cost stays flat
