@@ -34,7 +34,7 @@ enum {
     END_NAME_LEN = 20,       /* the original's randstring(20) */
     REASON_LEN = 640,
     MAX_SANE_INDEX = 10 * 1000 * 1000,  /* a larger applied index is garbage */
-    HARNESS_MONITOR_POLL_MS = 5,        /* the safety monitor's period */
+    HARNESS_MONITOR_POLL_MS = 10,       /* the safety monitor's period */
     HARNESS_STORM_RPCS_PER_S = 200,     /* to one server: 20x the heartbeats of 2 leaders */
 };
 

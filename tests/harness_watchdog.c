@@ -33,9 +33,12 @@ enum {
 
 typedef struct watched_call {
     bool active;
-    char what[96];         /* "raft_get_state(server 1)" */
+    /* Kept as given, formatted only when reported: a call is watched on every
+     * tester call into Raft, the safety monitor's polls included. */
+    const char *what;      /* a string literal: "raft_get_state" */
+    int server;            /* or -1 */
     pthread_t thread;
-    char thread_name[48];
+    const char *thread_name;  /* the calling thread's, alive while it waits */
     int64_t since_ms;
     bool background;       /* made by the safety monitor */
 } watched_call;
@@ -74,12 +77,10 @@ int harness_watch_enter(const char *what, int server)
     if (token >= 0) {
         watched_call *c = &calls[token];
         c->active = true;
-        if (server >= 0)
-            snprintf(c->what, sizeof c->what, "%s(server %d)", what, server);
-        else
-            snprintf(c->what, sizeof c->what, "%s", what);
+        c->what = what;
+        c->server = server;
         c->thread = pthread_self();
-        snprintf(c->thread_name, sizeof c->thread_name, "%s", lab_thread_name());
+        c->thread_name = lab_thread_name();
         c->since_ms = lab_now_ms();
         c->background = in_background;
         if (running && c->since_ms + watch_limit_ms() < next_wake_ms)
@@ -159,15 +160,20 @@ static void *watchdog_main(void *arg)
     if (stuck >= 0) {
         watched_call c = calls[stuck];
         lab_mutex_unlock(&watch_mu);
+        char what[128];
+        if (c.server >= 0)
+            snprintf(what, sizeof what, "%s(server %d)", c.what, c.server);
+        else
+            snprintf(what, sizeof what, "%s", c.what);
         hang_describe_thread(c.thread, blocked, sizeof blocked);
         int secs = (int)((now - c.since_ms) / 1000);
         if (hang_find_deadlock(deadlock, sizeof deadlock))
-            snprintf(reason, sizeof reason, "%s did not return within %d s; %s", c.what, secs, deadlock);
+            snprintf(reason, sizeof reason, "%s did not return within %d s; %s", what, secs, deadlock);
         else if (blocked[0])
-            snprintf(reason, sizeof reason, "%s did not return within %d s; thread '%s' %s", c.what,
+            snprintf(reason, sizeof reason, "%s did not return within %d s; thread '%s' %s", what,
                      secs, c.thread_name, blocked);
         else
-            snprintf(reason, sizeof reason, "%s did not return within %d s", c.what, secs);
+            snprintf(reason, sizeof reason, "%s did not return within %d s", what, secs);
     } else {
         lab_mutex_unlock(&watch_mu);
         snprintf(reason, sizeof reason, "test still running %d s after it began (limit %d s)",
