@@ -191,16 +191,24 @@ def hostile_cases(work):
     return cases
 
 
-def our_processes():
+def grader_work_dir(stderr):
+    m = re.search(r"^grade: work directory (\S+)", stderr, re.M)
+    return m.group(1) if m else None
+
+
+def our_processes(work, stderr):
+    """Processes of this check's gradings still alive: any whose command
+    names this check's directory or the grader's work directory (every
+    sandbox's bwrap does; what runs inside dies with its bwrap)."""
+    marks = [work] + [d for d in [grader_work_dir(stderr)] if d]
     out = subprocess.run(["ps", "-e", "-o", "pid=,args="], capture_output=True, text=True).stdout
-    marks = ("/opt/raftlab", "raftlab-grade-", "check-grading-")
-    return [l for l in out.splitlines() if any(m in l for m in marks) and "ps -e" not in l]
+    return [l for l in out.splitlines() if any(m in l for m in marks) and "ps -e" not in l
+            and int(l.split()[0]) != os.getpid()]
 
 
 def hostile_batch(work, jobs):
     cases = hostile_cases(work)
     out, json_dir, csv_path = (os.path.join(work, d) for d in ("hostile-out", "hostile-json", "hostile.csv"))
-    before = set(glob.glob("/tmp/raftlab-grade-*"))
     start = time.monotonic()
     proc = subprocess.run([sys.executable, os.path.join(ROOT, "grading/grade"), *[c[0] for c in cases],
                            "--tests", HOSTILE_TEST, "--runs", "1", "--jobs", jobs, "--out", out,
@@ -244,9 +252,10 @@ def hostile_batch(work, jobs):
               f"{'  ' + first[len(row['status']) + 2:][:150] if first else ''}")
     check(not os.path.exists("/tmp/raftlab-hostile-escaped"), "a tar member escaped to /tmp")
     time.sleep(1)
-    left = our_processes()
+    left = our_processes(work, proc.stderr)
     check(not left, f"hostile batch: processes left behind: {left}")
-    check(set(glob.glob("/tmp/raftlab-grade-*")) <= before, "hostile batch: the grader left its work directory")
+    wd = grader_work_dir(proc.stderr)
+    check(wd is not None and not os.path.exists(wd), f"hostile batch: the grader left its work directory {wd}")
     stray = [p for p in glob.glob(os.path.join(out, "*", "*")) if os.path.basename(p) not in
              ("report.txt", "results.json", "failures", "build.log", "refused.txt")]
     check(not stray, f"hostile batch: unexpected files in the output: {stray[:5]}")
@@ -257,29 +266,41 @@ def hostile_batch(work, jobs):
 
 
 def interrupt_check(work):
-    """Three SIGINTs during a grading: it stops, writes every report once, exits 1."""
+    """Three SIGINTs once a run has finished: the grader stops, writes one
+    report (INCOMPLETE, the finished runs counted), and exits 1."""
     out = os.path.join(work, "interrupted")
     ref = os.path.join(work, "hostile", "reference.c")
+    before = len(failures)
     proc = subprocess.Popen([sys.executable, os.path.join(ROOT, "grading/grade"), ref, "--parts", "2A",
                              "--runs", "3", "--jobs", "2", "--out", out, "--seed", "1"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 120
-    while not glob.glob(os.path.join(out, "reference", "runs", "*")) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    time.sleep(2)
+    stderr_lines = []
+    for line in proc.stderr:   # progress lines: wait for the first finished run
+        stderr_lines.append(line)
+        if re.match(r"^[1-9]\d*/9 runs", line):
+            break
     for _ in range(3):
         proc.send_signal(signal.SIGINT)
         time.sleep(0.1)
-    stdout, stderr = proc.communicate(timeout=120)
+    stdout, rest = proc.communicate(timeout=120)
+    stderr = "".join(stderr_lines) + rest
     check(proc.returncode == 1, f"interrupted grading exited {proc.returncode}: {stderr[-1500:]}")
     path = os.path.join(out, "reference", "results.json")
     check(os.path.exists(path) and gradescope.check_file(path) == [], f"interrupted grading: no valid {path}")
+    if os.path.exists(path):
+        with open(path) as f:
+            doc = json.load(f)
+        check(doc["score"] > 0, f"interrupted grading: the finished runs did not count: {doc['output']}")
     check(stdout.count("=== reference") == 1 and "INCOMPLETE" in stdout,
           f"interrupted grading: not one INCOMPLETE report:\n{stdout[-1500:]}")
     time.sleep(1)
-    check(not our_processes(), f"interrupted grading left processes: {our_processes()}")
-    print("check_grading: three SIGINTs during a grading: it stopped, wrote one INCOMPLETE report, exited 1")
-
+    left = our_processes(work, stderr)
+    check(not left, f"interrupted grading left processes: {left}")
+    wd = grader_work_dir(stderr)
+    check(wd is not None and not os.path.exists(wd), f"interrupted grading left its work directory {wd}")
+    if len(failures) == before:
+        print("check_grading: three SIGINTs during a grading: it stopped, wrote one INCOMPLETE report "
+              "(the finished runs counted), exited 1, left no process")
 
 def classes(doc):
     """{test name: its output's first line} for a results.json."""
