@@ -250,7 +250,7 @@ def check_headers(deps, lab_root, source_path, source="raft.c"):
             why = "the test framework's header"
         elif full.startswith("/dev/") or full.startswith("/proc/") or full.startswith("/sys/"):
             why = "a device or a kernel file"
-        elif not rel.startswith("..") and parts[0] == "solution":
+        elif (not rel.startswith("..") and parts[0] == "solution") or "/solution/" in full:
             why = "the reference solution"
         elif not rel.startswith("..") and parts[0] == "tests":
             why = "the tester's own code"

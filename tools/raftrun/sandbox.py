@@ -44,6 +44,8 @@ class Sandbox:
                     f"and only the files each step needs; private /tmp; as {who})")
         if self.level == "unshare-net":
             return f"sandbox: ONLY a network namespace (bubblewrap unusable: {self.why}); code runs as the grader's user"
+        if self.why.startswith("not wanted"):
+            return "sandbox: NONE (--no-sandbox); only resource limits"
         return f"sandbox: NONE (bubblewrap unusable: {self.why}; no network namespace either); only resource limits"
 
     def owner(self):
