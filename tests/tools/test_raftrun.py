@@ -316,6 +316,17 @@ class BubblewrapTest(unittest.TestCase):
 
 
 class SandboxTest(unittest.TestCase):
+    def test_without_bubblewrap_it_falls_back_and_says_why(self):
+        from unittest import mock
+        real_which = sandbox.shutil.which
+        with mock.patch.object(sandbox.shutil, "which", lambda n: None if n == "bwrap" else real_which(n)):
+            box = sandbox.detect()
+        self.assertIn(box.level, ("unshare-net", "none"))
+        self.assertIn("bwrap is not installed", box.line())
+        self.assertEqual(box.wrap(["/opt/x", "-o", "/out/y"], ro=[("/real/x", "/opt/x")], rw=[("/real/out", "/out")])
+                         [-3:], ["/real/x", "-o", "/real/out/y"])
+        self.assertEqual(sandbox.detect(False).line(), "sandbox: NONE (--no-sandbox); only resource limits")
+
     def test_network_namespace_when_available(self):
         prefix = limits.sandbox_prefix()
         if not prefix:
