@@ -35,6 +35,7 @@
 
 #ifdef __linux__
 #include <sched.h>
+#include <unistd.h>
 #endif
 
 #include "lab/diag.h"
@@ -148,8 +149,16 @@ static void choose_cpu(bool pin)
     sim.cpu = -1;
 #ifdef __linux__
     root_mask_saved = pin && sched_getaffinity(0, sizeof root_mask, &root_mask) == 0;
-    if (root_mask_saved)
-        sim.cpu = sched_getcpu();
+    if (!root_mask_saved)
+        return;
+    /* One of the CPUs we may use, by process id: runs in parallel (make
+     * stress -j) spread over the CPUs instead of piling onto the one they
+     * started on. Which CPU it is changes nothing but speed. */
+    int allowed = CPU_COUNT(&root_mask);
+    int k = allowed > 0 ? (int)(getpid() % allowed) : 0;
+    for (int cpu = 0; cpu < CPU_SETSIZE && sim.cpu < 0; cpu++)
+        if (CPU_ISSET(cpu, &root_mask) && k-- == 0)
+            sim.cpu = cpu;
 #else
     (void)pin;
 #endif
