@@ -29,6 +29,9 @@ OUTPUT_CAP = 64 << 10            # bytes of compiler output kept (head and tail)
 OBJECT_CAP = 64 << 20            # largest raft.o, raft.i or test binary taken
 LAB_DIRS = objcheck.LAB_HEADER_DIRS
 IN_LAB, IN_SRC, IN_OUT, IN_OBJ, IN_CHECKED = "/lab", "/src", "/out", "/obj", "/in"
+# The compiler's whole environment: nothing of the grader's (an error
+# message quoting it would reach the student).
+BUILD_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8", "HOME": "/tmp"}
 
 
 class BuildError(Exception):
@@ -133,11 +136,11 @@ def run_sandboxed(box, argv, ro, rw, cwd, log_path, timeout=None, limits=BUILD_L
     """Runs argv in the sandbox with limits and a timeout, output to
     log_path; returns (exit status, output head and tail, what stopped it)."""
     timeout = timeout or BUILD_TIMEOUT
-    cmd = limits.command_prefix() + box.wrap(argv, ro, rw, cwd, devices=False)
+    cmd = limits.command_prefix() + box.wrap(argv, ro, rw, cwd, devices=False, proc=False)
     real_cwd = box.outside_cwd(cwd, ro, rw)
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                cwd=real_cwd, start_new_session=True)
+                                cwd=real_cwd, start_new_session=True, env=BUILD_ENV)
         stopped = ""
         try:
             proc.wait(timeout)

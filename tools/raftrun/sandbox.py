@@ -52,11 +52,13 @@ class Sandbox:
         """The uid that files the sandbox writes must belong to (or -1)."""
         return self.drop_to
 
-    def wrap(self, argv, ro=(), rw=(), cwd="/tmp", share_net=False, devices=True, as_pid_1=False):
+    def wrap(self, argv, ro=(), rw=(), cwd="/tmp", share_net=False, devices=True, as_pid_1=False, proc=True):
         """The command that runs argv (paths as seen inside) in the sandbox.
         ro and rw are (outside path, inside path) pairs to bind. devices:
         bwrap's small /dev (null, zero, urandom, ptmx, ...); else /dev/null
-        alone (the compiler: an #include of a device finds nothing).
+        alone (the compiler: an #include of a device finds nothing). proc:
+        a /proc of the sandbox's own processes (the compiler has none: an
+        #include of /proc/self/environ finds nothing)
         as_pid_1: the command is the PID namespace's first process (no
         bwrap reaper between), so that its CPU time and its children's reach
         the caller's wait4; when it ends, every process in the namespace dies."""
@@ -73,7 +75,8 @@ class Sandbox:
             cmd += ["--share-net"]
         cmd += system_binds()
         cmd += ["--dev", "/dev"] if devices else ["--dir", "/dev", "--dev-bind", "/dev/null", "/dev/null"]
-        cmd += ["--proc", "/proc", "--tmpfs", "/tmp", "--dir", "/tmp/home",
+        cmd += ["--proc", "/proc"] if proc else []
+        cmd += ["--tmpfs", "/tmp", "--dir", "/tmp/home",
                 "--setenv", "TMPDIR", "/tmp", "--setenv", "HOME", "/tmp/home"]
         for src, dst in ro:
             cmd += ["--ro-bind", src, dst]
@@ -123,7 +126,7 @@ def system_binds():
         elif os.path.isdir(top):
             args += ["--ro-bind", top, top]
     for etc in ("/etc/alternatives", "/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d",
-                "/etc/passwd", "/etc/group", "/etc/localtime"):
+                "/etc/localtime"):
         if os.path.exists(etc):
             args += ["--ro-bind", etc, etc]
     return args
