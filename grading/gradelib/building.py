@@ -14,6 +14,7 @@ Everything a sandbox wrote is taken only if it is a regular file (never a
 link), and copied before use.
 """
 import os
+import re
 import shlex
 import shutil
 import signal
@@ -199,6 +200,7 @@ def build(box, lab, work, name, source):
     code, text, stopped = run_sandboxed(
         box, cc + cflags + ["-MD", "-MF", IN_OUT + "/raft.d", "-c", IN_SRC + "/raft.c", "-o", IN_OUT + "/raft.o"],
         ro, rw, IN_LAB, os.path.join(top, "compile.log"))
+    text = redact(text, [IN_SRC + "/raft.c", IN_LAB + "/", os.path.join(src, "raft.c"), lab.headers + "/"])
     if stopped:
         raise BuildError(f"the compiler {stopped}", text)
     if code != 0:
@@ -239,9 +241,38 @@ def build(box, lab, work, name, source):
     return binary, time.monotonic() - start
 
 
+DIAGNOSTIC = re.compile(r"^(?:In file included from |\s+from )?(/[^:\s]+|[^:\s/][^:\s]*):\d+(?::\d+)?[:,]")
+
+
+def redact(log, allowed):
+    """The compiler's output without what it quotes of a file a submission
+    may not include (outside the sandbox's view, an #include of a secret
+    file would have its lines quoted in the errors the student sees): every
+    diagnostic located in such a file, with its quoted lines, becomes one
+    line naming the file."""
+    from raftrun import objcheck
+    ok_prefixes = tuple(allowed) + objcheck.SYSTEM_HEADER_PREFIXES
+    out, hiding = [], False
+    for line in log.splitlines():
+        m = DIAGNOSTIC.match(line)
+        if m:
+            path = os.path.normpath(m.group(1)) if m.group(1).startswith("/") else m.group(1)
+            hiding = not (path.startswith(ok_prefixes) or path in allowed or "/" not in path)
+            if hiding:
+                line = f"[a diagnostic in {path}, a file a submission may not include, withheld]"
+                if out and out[-1] == line:
+                    continue
+            out.append(line)
+        elif hiding and (line.startswith(" ") or line.startswith("\t")):
+            continue
+        else:
+            hiding = False if not line.startswith(" ") else hiding
+            out.append(line)
+    return "\n".join(out)
+
+
 def first_errors(log, limit=12):
     """The compiler's first error lines, or the log's last lines."""
-    import re
     lines = log.splitlines()
     for i, line in enumerate(lines):
         if re.search(r"\b(error|fatal error|undefined reference|multiple definition)\b", line):

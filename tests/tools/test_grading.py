@@ -16,7 +16,7 @@ ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
 sys.path.insert(0, os.path.join(ROOT, "tools"))
 sys.path.insert(0, os.path.join(ROOT, "grading"))
 
-from gradelib import gradescope, report, scoring, submission  # noqa: E402
+from gradelib import building, gradescope, report, scoring, submission  # noqa: E402
 from raftrun import run, stats  # noqa: E402
 
 TESTS = ["2A/t01_initial_election", "2A/t02_reelection", "2B/t01_basic_agree"]
@@ -83,6 +83,23 @@ class SubmissionTest(unittest.TestCase):
             s.name = submission.base_name(s.name + "/raft.c")
         submission.unique_names(subs)
         self.assertEqual([s.name for s in subs], ["x_y", "x_y-2"])
+
+
+class RedactTest(unittest.TestCase):
+    def test_what_the_compiler_quotes_of_a_forbidden_file_is_withheld(self):
+        log = ("In file included from /src/raft.c:1:\n"
+               "/etc/shadow:1:5: error: expected identifier before ':' token\n"
+               "    1 | root:$6$secret:19000:0:99999:7:::\n"
+               "      |     ^\n"
+               "/etc/shadow:2:1: error: unknown type name 'daemon'\n"
+               "    2 | daemon:*:19000:0:99999:7:::\n"
+               "/src/raft.c:3:1: error: expected ';'\n"
+               "    3 | int x\n")
+        out = building.redact(log, ["/src/raft.c", "/lab/"])
+        self.assertNotIn("secret", out)
+        self.assertNotIn("daemon", out)
+        self.assertIn("[a diagnostic in /etc/shadow, a file a submission may not include, withheld]", out)
+        self.assertIn("/src/raft.c:3:1: error: expected ';'\n    3 | int x", out)
 
 
 def stats_of(test, *outcomes):
