@@ -241,7 +241,8 @@ check-tools:
 	python3 -m unittest discover -s tests/tools -p 'test_*.py'
 
 # grading/grade against the reference, the skeleton, two faulty
-# implementations and one that does not compile (about 80 s).
+# implementations and one that does not compile; then the hostile corpus
+# (tests/hostile/) in one batch, and an interrupted grading (about 4 min).
 check-grading:
 	$(call instructors_only,tests/check_grading.py)
 	python3 tests/check_grading.py
