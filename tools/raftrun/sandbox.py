@@ -39,7 +39,8 @@ class Sandbox:
 
     def line(self):
         if self.level == "bwrap":
-            who = f"uid {self.drop_to}" if self.drop_to >= 0 else "the grader's uid (not root)"
+            who = (f"uid {self.drop_to}" if self.drop_to >= 0 else "the grader's uid (not root)"
+                   if os.geteuid() != 0 else "root, without setpriv to drop it: install util-linux")
             return (f"sandbox: bubblewrap (own user, PID, mount, network and IPC namespaces; read-only /usr "
                     f"and only the files each step needs; private /tmp; as {who})")
         if self.level == "unshare-net":
