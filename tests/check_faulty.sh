@@ -226,7 +226,7 @@ while IFS='	' read -r key name vars tests class runs bound sub; do
         sleep 1
         collect
     done
-    run_case "$key" "$name" "$vars" "$tests" "$class" "$runs" "$bound" "$sub" </dev/null &
+    run_case "$key" "$name" "$vars" "$tests" "${class%/gap}" "$runs" "$bound" "$sub" </dev/null &
     waiting="$waiting $!:$key:$name:$class"
     running=$((running + 1))
 done <"$list"
@@ -255,7 +255,16 @@ for p in 2A 2B 2C 2D; do
     [ "$t" -gt 0 ] && printf '  %s: %d of %d caught (%d%%)\n' "$p" "$c" "$t" $((100 * c / t))
 done
 [ "$total" -gt 0 ] && printf '  all: %d of %d caught (%d%%)\n' "$caught_total" "$total" $((100 * caught_total / total))
-bad=$((total - caught_total))
+# A known gap (class ending in /gap) that was missed does not fail the target;
+# anything else not caught does.
+gaps=0
+while IFS='	' read -r key name vars tests class runs bound sub; do
+    case "$class" in */gap) ;; *) continue ;; esac
+    [ -f "$out/$name/$key.result" ] || continue
+    IFS='	' read -r status part used tk line <"$out/$name/$key.result"
+    [ "$status" = MISSED ] && gaps=$((gaps + 1))
+done <"$list"
+bad=$((total - caught_total - gaps))
 
 eq=$(grep -c '	EQUIVALENT	' "$list")
 if [ "$eq" -gt 0 ]; then
@@ -264,13 +273,27 @@ if [ "$eq" -gt 0 ]; then
         [ "$class" = EQUIVALENT ] && printf '  %s: %s\n' "$name" "$sub"
     done <"$list"
 fi
+if [ "$gaps" -gt 0 ]; then
+    echo "check_faulty: $gaps known gap(s): bugs the tests do not catch yet (their patches say why):"
+    while IFS='	' read -r key name vars tests class runs bound sub; do
+        case "$class" in */gap) ;; *) continue ;; esac
+        IFS='	' read -r status part used tk line <"$out/$name/$key.result"
+        [ "$status" = MISSED ] && printf '  %s (%s): %s\n' "$key" "${class%/gap}" "$(echo "$line" | cut -c1-300)"
+    done <"$list"
+fi
 if [ "$bad" -ne 0 ]; then
     echo "check_faulty: not caught as expected:"
     while IFS='	' read -r key name vars tests class runs bound sub; do
         IFS='	' read -r status part used tk line <"$out/$name/$key.result"
-        case "$status" in CAUGHT|EQUIVALENT) ;; *) printf '  %s (%s, %s): %s\n' "$key" "$class" "$status" "$(echo "$line" | cut -c1-400)" ;; esac
+        case "$status" in CAUGHT|EQUIVALENT) continue ;; esac
+        case "$class" in */gap) [ "$status" = MISSED ] && continue ;; esac
+        printf '  %s (%s, %s): %s\n' "$key" "$class" "$status" "$(echo "$line" | cut -c1-400)"
     done <"$list"
     echo "check_faulty: $bad of $total case(s) not caught as expected (${took_all}s)"
     exit 1
 fi
-echo "check_faulty: all $total case(s) caught as expected (${took_all}s)"
+if [ "$gaps" -gt 0 ]; then
+    echo "check_faulty: $caught_total of $total case(s) caught, the $gaps known gap(s) above excepted (${took_all}s)"
+else
+    echo "check_faulty: all $total case(s) caught as expected (${took_all}s)"
+fi

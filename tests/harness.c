@@ -393,6 +393,7 @@ harness *harness_make(int n, bool unreliable, bool snapshot)
             unreliable ? ", unreliable" : "", snapshot ? ", snapshots" : "", h->seed);
 
     labrpc_network_set_reliable(h->net, !unreliable);
+    h->unreliable = unreliable;
     /* Long delays on dead links (up to 7 s), so a leader that sends RPCs
      * synchronously, one stuck call holding up the others, fails. */
     labrpc_network_set_long_delays(h->net, true);
@@ -588,11 +589,17 @@ void harness_set_unreliable(harness *h, bool unreliable)
 {
     DPRINTF(TEST, -1, "network %s", unreliable ? "unreliable" : "reliable");
     labrpc_network_set_reliable(h->net, !unreliable);
+    lab_mutex_lock(&h->mu);
+    h->unreliable = unreliable;
+    lab_mutex_unlock(&h->mu);
 }
 
 void harness_set_long_reordering(harness *h, bool on)
 {
     DPRINTF(TEST, -1, "long reordering %s", on ? "on" : "off");
     labrpc_network_set_long_reordering(h->net, on);
+    lab_mutex_lock(&h->mu);
+    h->long_reordering = on;
+    lab_mutex_unlock(&h->mu);
 }
 

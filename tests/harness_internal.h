@@ -35,7 +35,10 @@ enum {
     REASON_LEN = 640,
     MAX_SANE_INDEX = 10 * 1000 * 1000,  /* a larger applied index is garbage */
     HARNESS_MONITOR_POLL_MS = 10,       /* the safety monitor's period */
-    HARNESS_STORM_RPCS_PER_S = 200,     /* to one server: 20x the heartbeats of 2 leaders */
+    HARNESS_STORM_RPCS_PER_S = 200,     /* to one server, averaged over the test (CPU check) */
+    HARNESS_STORM_PEAK_RPCS_PER_S = 1000, /* to one server in one second: a storm, whatever else */
+    HARNESS_STABLE_SETTLE_MS = 1000,    /* after the cluster became healthy, for it to settle */
+    HARNESS_STABLE_MAX_CHANGES = 3,     /* leadership changes allowed in a healthy cluster */
 };
 
 typedef struct harness_monitor harness_monitor;
@@ -85,6 +88,8 @@ struct harness {
     lab_rand rand;
     int max_index;         /* highest index applied by anyone */
     int incarnations;      /* instances made so far */
+    bool unreliable;       /* the network drops and delays (set_unreliable) */
+    bool long_reordering;  /* and delivers replies late */
     bool finished;
     bool failed;           /* a failure recorded off the main thread */
     lab_failure_class fail_class;
@@ -155,5 +160,9 @@ void harness_monitor_free(harness *h);
 /* Server i reported (term, is_leader); false with reason set if that breaks a
  * property. Any thread; no lock held. */
 bool harness_monitor_observe(harness *h, int i, int term, bool is_leader, char *reason, size_t n);
+/* The busiest second of calls to one server the monitor has seen, as a note
+ * for a failure's reason ("; meanwhile a retry storm: ..."), if it was a
+ * storm; "" otherwise. */
+void harness_monitor_storm_note(harness *h, char *note, size_t n);
 
 #endif

@@ -14,6 +14,20 @@
  *   polls, which follow one another; two tester threads' calls may overlap
  *   and return in either order.
  *
+ *   Leader stability (a liveness property beyond the original): while the
+ *   cluster is healthy (every server up and connected, the network
+ *   reliable) and has settled, leadership changes at most
+ *   HARNESS_STABLE_MAX_CHANGES times. A follower that never resets its
+ *   election timer on the leader's AppendEntries starts an election every
+ *   timeout and deposes a working leader again and again; the original
+ *   only prints a warning (2A t01).
+ *
+ *   Storms: once a second the monitor notes how many calls of the busiest
+ *   method reached each server; the busiest second over
+ *   HARNESS_STORM_PEAK_RPCS_PER_S is named in a LIVENESS or PERF failure's
+ *   reason (a request rejected and resent in a tight loop starves the
+ *   follower it targets, and the test usually fails on agreement first).
+ *
  * The apply-side invariants (each index applied once and in order within an
  * incarnation, no snapshot that takes the service back, agreement at apply
  * time) are checked where applies arrive, in harness_apply.c.
@@ -48,6 +62,26 @@ typedef struct last_poll {
     int64_t seen_ms;
 } last_poll;
 
+/* The monitor thread's own view of leadership while the cluster is healthy. */
+typedef struct stability {
+    int64_t healthy_since_ms;   /* -1: not healthy */
+    int leader_term;            /* the last leader's term seen; -1: none yet */
+    int changes;                /* leadership changes since it settled */
+    int first_term;             /* the leader's term when it settled */
+} stability;
+
+/* Calls of the busiest method to one server, sampled once a second. */
+typedef struct storm {
+    bool sampled;               /* counts holds a first sample */
+    int64_t sampled_ms;
+    int *counts;                /* [server]: the last sample */
+    /* mu: the busiest second so far */
+    int peak;                   /* calls in that second */
+    int peak_server;
+    int64_t peak_ms;
+    char peak_method[64];
+} storm;
+
 struct harness_monitor {
     harness *h;
     lab_mutex mu;
@@ -58,6 +92,8 @@ struct harness_monitor {
     term_leader *leaders;   /* mu: open addressing on term, first leader seen */
     size_t cap, count;
     last_poll *polls;       /* [server]; the monitor thread's own */
+    stability stable;       /* the monitor thread's own */
+    storm storm;            /* counts and sampled_ms: the monitor thread's own */
 };
 
 static size_t term_hash(int term, size_t cap)
@@ -121,14 +157,17 @@ bool harness_monitor_observe(harness *h, int i, int term, bool is_leader, char *
     return ok;
 }
 
-/* The monitor thread: one poll of server i; false with reason on a violation. */
-static bool poll_server(harness_monitor *mon, int i, char *reason, size_t n)
+/* The monitor thread: one poll of server i; false with reason on a violation.
+ * *leader_term gets the term server i leads, if it says it leads. */
+static bool poll_server(harness_monitor *mon, int i, int *leader_term, char *reason, size_t n)
 {
     harness *h = mon->h;
     int term, incarnation;
     bool is_leader;
     if (!harness_observe_state(h, i, &term, &is_leader, &incarnation))
         return true;   /* crashed: nothing to see */
+    if (is_leader && term > *leader_term)
+        *leader_term = term;
     int64_t now = lab_now_ms() - h->make_ms;
     last_poll *p = &mon->polls[i];
     bool ok = true;
@@ -142,6 +181,94 @@ static bool poll_server(harness_monitor *mon, int i, char *reason, size_t n)
     return ok;
 }
 
+/* Every server up and connected, the network reliable and in order. */
+static bool cluster_healthy(harness *h)
+{
+    lab_mutex_lock(&h->mu);
+    bool healthy = !h->unreliable && !h->long_reordering;
+    for (int i = 0; i < h->n && healthy; i++)
+        healthy = h->slots[i].rf != NULL && h->slots[i].connected;
+    lab_mutex_unlock(&h->mu);
+    return healthy;
+}
+
+/* After a round of polls in which the highest term led was leader_term (-1:
+ * no leader seen): false with reason if leadership keeps changing in a
+ * healthy, settled cluster. */
+static bool check_stability(harness_monitor *mon, int leader_term, char *reason, size_t n)
+{
+    harness *h = mon->h;
+    stability *st = &mon->stable;
+    int64_t now = lab_now_ms() - h->make_ms;
+    if (!cluster_healthy(h)) {
+        st->healthy_since_ms = -1;
+        return true;
+    }
+    if (st->healthy_since_ms < 0)
+        *st = (stability){now, -1, 0, -1};
+    if (leader_term < 0 || leader_term == st->leader_term)
+        return true;
+    bool settled = now >= st->healthy_since_ms + HARNESS_STABLE_SETTLE_MS && st->leader_term >= 0;
+    if (settled && st->first_term < 0)
+        st->first_term = st->leader_term;
+    st->leader_term = leader_term;
+    if (!settled)
+        return true;
+    if (++st->changes <= HARNESS_STABLE_MAX_CHANGES)
+        return true;
+    snprintf(reason, n, "Leader stability: in a healthy cluster (every server up and connected, the network "
+             "reliable, since %.2f s) leadership changed %d times after it settled, terms %d to %d, by "
+             "%.2f s: does a follower reset its election timer when AppendEntries comes from the "
+             "current leader?", seconds(st->healthy_since_ms), st->changes, st->first_term, leader_term,
+             seconds(now));
+    return false;
+}
+
+/* Once a second: the calls of each server's busiest method since the last sample. */
+static void sample_storm(harness_monitor *mon)
+{
+    harness *h = mon->h;
+    storm *s = &mon->storm;
+    int64_t now = lab_now_ms();
+    if (s->sampled && now - s->sampled_ms < 1000)
+        return;
+    double secs = (double)(now - s->sampled_ms) / 1000.0;
+    for (int i = 0; i < h->n; i++) {
+        char method[64];
+        int count = labrpc_network_busiest_method(h->net, h->slots[i].name, method, sizeof method);
+        int delta = count - s->counts[i];   /* negative after a restart: a new server, new counts */
+        s->counts[i] = count;
+        if (!s->sampled || delta <= 0)
+            continue;
+        int rate = (int)(delta / secs);
+        lab_mutex_lock(&mon->mu);
+        if (rate > s->peak) {
+            s->peak = rate;
+            s->peak_server = i;
+            s->peak_ms = now - h->make_ms;
+            snprintf(s->peak_method, sizeof s->peak_method, "%s", method);
+        }
+        lab_mutex_unlock(&mon->mu);
+    }
+    s->sampled_ms = now;
+    s->sampled = true;
+}
+
+void harness_monitor_storm_note(harness *h, char *note, size_t n)
+{
+    harness_monitor *mon = h->monitor;
+    note[0] = '\0';
+    if (mon == NULL)
+        return;
+    lab_mutex_lock(&mon->mu);
+    storm *s = &mon->storm;
+    if (s->peak >= HARNESS_STORM_PEAK_RPCS_PER_S)
+        snprintf(note, n, "; meanwhile a retry storm: %d %s calls in one second to server %d (at %.1f s): "
+                 "is a rejected request resent at once, in a loop, without the change that would make "
+                 "it succeed?", s->peak, s->peak_method, s->peak_server, seconds(s->peak_ms));
+    lab_mutex_unlock(&mon->mu);
+}
+
 static void *monitor_main(void *arg)
 {
     harness_monitor *mon = arg;
@@ -152,10 +279,14 @@ static void *monitor_main(void *arg)
     while (!mon->stopping) {
         lab_mutex_unlock(&mon->mu);
         bool ok = true;
+        int leader_term = -1;
         for (int i = 0; i < h->n && ok; i++)
-            ok = poll_server(mon, i, reason, sizeof reason);
+            ok = poll_server(mon, i, &leader_term, reason, sizeof reason);
         if (!ok)
             harness_fail(h, CLASS_SAFETY, "%s", reason);
+        else if (!check_stability(mon, leader_term, reason, sizeof reason))
+            harness_fail(h, CLASS_LIVENESS, "%s", reason);
+        sample_storm(mon);
         bool failed = harness_has_failed(h);   /* one failure is enough: stop looking */
         lab_mutex_lock(&mon->mu);
         int64_t next = lab_now_ms() + HARNESS_MONITOR_POLL_MS;
@@ -176,6 +307,8 @@ void harness_monitor_start(harness *h)
     lab_mutex_init(&mon->mu, "monitor->mu");
     lab_cond_init(&mon->cv);
     mon->polls = lab_calloc((size_t)h->n, sizeof *mon->polls);
+    mon->stable.healthy_since_ms = -1;
+    mon->storm.counts = lab_calloc((size_t)h->n, sizeof *mon->storm.counts);
     lab_mutex_lock(&mon->mu);
     grow_leaders(mon);
     lab_mutex_unlock(&mon->mu);
@@ -205,6 +338,7 @@ void harness_monitor_free(harness *h)
     assert(!mon->running);
     free(mon->leaders);
     free(mon->polls);
+    free(mon->storm.counts);
     lab_cond_destroy(&mon->cv);
     lab_mutex_destroy(&mon->mu);
     free(mon);

@@ -206,6 +206,13 @@ void harness_fail(harness *h, lab_failure_class cls, const char *fmt, ...)
     va_start(ap, fmt);
     format_reason(reason, sizeof reason, fmt, ap);
     va_end(ap);
+    /* Agreement or time that ran out may have a storm of calls behind it. */
+    if ((cls == CLASS_LIVENESS || cls == CLASS_PERF) && strstr(reason, "retry storm") == NULL) {
+        char note[REASON_LEN / 2];
+        harness_monitor_storm_note(h, note, sizeof note);
+        size_t len = strlen(reason);
+        snprintf(reason + len, sizeof reason - len, "%s", note);
+    }
 
     if (on_main_thread)
         harness_raise_failure(cls, reason);
