@@ -7,7 +7,7 @@
  *
  * How one step goes. The running thread (sim.current, the token holder)
  * enters the layer and takes sim.lock. It records what it now waits for, if
- * anything, and calls step(): the clock advances LAB_SIM_STEP_US, expired
+ * anything, and calls sim_step(): the clock advances LAB_SIM_STEP_US, expired
  * timers wake their threads, and the strategy picks the next runnable
  * thread. If nothing can run, the clock jumps to the earliest deadline; if
  * there is none, every thread is blocked for good: a deadlock. If the pick
@@ -23,7 +23,7 @@
  * between two scheduling points.
  */
 #if defined(__linux__) && !defined(_GNU_SOURCE)
-#define _GNU_SOURCE   /* sched_setaffinity, sched_getcpu: pinning, Linux only */
+#define _GNU_SOURCE   /* sched_setaffinity, CPU_COUNT: pinning, Linux only */
 #endif
 #include "lab/sim_internal.h"
 
@@ -290,8 +290,17 @@ static void hand_token(sim_thread *me, sim_thread *next)
     atomic_store_explicit(&sim.switches, atomic_load_explicit(&sim.switches, memory_order_relaxed) + 1,
                           memory_order_relaxed);
     sim.current = next;
+    bool ending = me->state == SIM_DONE;
+    /* Signalled without sim.lock, so that next, woken on our CPU, finds the
+     * lock free instead of waking only to wait for it (this halves the
+     * system time of a hand-off). The predicate (sim.current) was set under
+     * the lock, so no wake-up is lost; and next's record (its condition
+     * variable) outlives this call even if next ran, ended and was joined
+     * meanwhile: records are freed only by lab_sim_stop. */
+    pthread_mutex_unlock(&sim.lock);
     pthread_cond_signal(&next->turn);
-    if (me->state == SIM_DONE)
+    pthread_mutex_lock(&sim.lock);
+    if (ending)
         return;   /* an ending thread never runs again */
     while (sim.current != me)
         pthread_cond_wait(&me->turn, &sim.lock);
@@ -406,9 +415,14 @@ void lab_sim_thread_join(struct lab_sim_thread *target, lab_thread_info *joiner)
     pthread_mutex_unlock(&sim.lock);
 }
 
+/* A joined thread's record goes to sim.ended, freed by lab_sim_stop: see
+ * hand_token for why not at once. */
 void lab_sim_thread_free(struct lab_sim_thread *s)
 {
-    free_sim_thread(s);
+    pthread_mutex_lock(&sim.lock);
+    s->next_ended = sim.ended;
+    sim.ended = s;
+    pthread_mutex_unlock(&sim.lock);
 }
 
 /* ---- start and stop ------------------------------------------------------------ */
@@ -470,6 +484,11 @@ void lab_sim_stop(void)
     me->sim = NULL;
     free_sim_thread(sim.root);
     sim.root = NULL;
+    while (sim.ended) {
+        sim_thread *s = sim.ended;
+        sim.ended = s->next_ended;
+        free_sim_thread(s);
+    }
     pthread_mutex_unlock(&sim.lock);
     sim_stall_watch_stop();
     unpin_root();

@@ -35,6 +35,7 @@ typedef struct lab_sim_thread {
     pthread_cond_t turn;         /* signalled when the token comes to this thread */
     pthread_t handle;            /* its pthread, once it runs (for the stall watchdog's report) */
     int invisible;               /* lab_sim_invisible_begin depth: no scheduling points */
+    struct lab_sim_thread *next_ended;   /* in sim.ended, once joined */
 } sim_thread;
 
 struct sim_state {
@@ -47,6 +48,7 @@ struct sim_state {
     int next_id;
     sim_thread *current;         /* the token's holder: the one thread that runs */
     sim_thread *root;            /* the thread that called lab_sim_start */
+    sim_thread *ended;           /* joined threads' records, freed by lab_sim_stop */
     atomic_bool halted;          /* a deadlock was reported: nothing runs again */
     _Atomic int64_t now_us;      /* the virtual clock; read without the lock from outside */
     int64_t next_deadline_us;    /* <= every blocked thread's deadline */
@@ -83,7 +85,7 @@ void lab_sim_thread_create(lab_thread *t, lab_thread_info *info, lab_thread_info
 void lab_sim_thread_begin(lab_thread_info *info);   /* the new thread, first: waits for the token */
 void lab_sim_thread_end(lab_thread_info *info);     /* the thread, last: hands the token on */
 void lab_sim_thread_join(struct lab_sim_thread *target, lab_thread_info *joiner);
-void lab_sim_thread_free(struct lab_sim_thread *s);  /* after pthread_join */
+void lab_sim_thread_free(struct lab_sim_thread *s);  /* after pthread_join: kept until lab_sim_stop */
 void lab_sim_mutex_lock(lab_mutex *m, lab_thread_info *me);
 void lab_sim_mutex_unlock(lab_mutex *m, lab_thread_info *me);
 /* Waits until signalled or until the virtual clock reaches deadline_us
