@@ -90,6 +90,36 @@ Test(sim_detect, two_lock_cycle_is_a_deadlock_at_once, .exit_code = 42)
     exit(44);
 }
 
+/* ---- a join that closes a cycle ---------------------------------------------------- */
+
+static lab_mutex kill_mu;
+
+static void *ticker_wanting_the_lock(void *arg)
+{
+    (void)arg;
+    lab_sleep_ms(10);          /* by now the killer holds the lock */
+    lab_mutex_lock(&kill_mu);
+    lab_mutex_unlock(&kill_mu);
+    return NULL;
+}
+
+/* Catches: raft_kill joining its ticker while holding the lock the ticker
+ * needs to see that it was killed (a join is a wait-for edge too). */
+Test(sim_detect, joining_a_thread_that_waits_for_our_lock_is_a_deadlock, .exit_code = 42)
+{
+    static const char *const words[] = {"deadlock: ", "'main' joins 'ticker'",
+                                        "'ticker' waits for mutex 'rf->mu' held by 'main'", NULL};
+    expect_deadlock(words);
+    sim_test_start(16);
+    lab_mutex_init(&kill_mu, "rf->mu");
+    lab_thread timer, t;
+    lab_thread_create(&timer, "sleeper", sleep_forever, NULL);   /* a timer: not all blocked */
+    lab_thread_create(&t, "ticker", ticker_wanting_the_lock, NULL);
+    lab_mutex_lock(&kill_mu);
+    lab_thread_join(&t);
+    exit(44);
+}
+
 /* ---- every thread blocked, no timer ------------------------------------------------ */
 
 typedef struct lost {
