@@ -147,6 +147,15 @@ bool harness_is_connected(harness *h, int i)
 
 /* ---- the network: connect, disconnect ------------------------------------------ */
 
+/* Something about the cluster changed (for the monitor's leader stability:
+ * a crash and restart can come and go between two of its polls). */
+static void note_fault(harness *h)
+{
+    lab_mutex_lock(&h->mu);
+    h->fault_epoch++;
+    lab_mutex_unlock(&h->mu);
+}
+
 /* Enable or disable server i's ends to, and the ends from, every server in
  * peers (an array of n flags). Main thread; mu not held. */
 static void enable_links(harness *h, int i, const bool *peers, bool on)
@@ -165,6 +174,7 @@ void harness_connect(harness *h, int i)
 {
     assert(harness_on_main_thread());
     DPRINTF(TEST, i, "connect");
+    note_fault(h);
     bool peers[h->n];
     lab_mutex_lock(&h->mu);
     h->slots[i].connected = true;
@@ -178,6 +188,7 @@ void harness_disconnect(harness *h, int i)
 {
     assert(harness_on_main_thread());
     DPRINTF(TEST, i, "disconnect");
+    note_fault(h);
     bool peers[h->n];
     lab_mutex_lock(&h->mu);
     h->slots[i].connected = false;
@@ -225,6 +236,7 @@ void harness_crash_server(harness *h, int i)
     slot *s = &h->slots[i];
     if (s->instance)
         DPRINTF(TEST, i, "crash");
+    note_fault(h);
 
     lab_mutex_lock(&h->mu);
     assert(s->rf == NULL || s->rf == s->instance);
@@ -591,6 +603,7 @@ void harness_set_unreliable(harness *h, bool unreliable)
     labrpc_network_set_reliable(h->net, !unreliable);
     lab_mutex_lock(&h->mu);
     h->unreliable = unreliable;
+    h->fault_epoch++;
     lab_mutex_unlock(&h->mu);
 }
 
@@ -600,6 +613,7 @@ void harness_set_long_reordering(harness *h, bool on)
     labrpc_network_set_long_reordering(h->net, on);
     lab_mutex_lock(&h->mu);
     h->long_reordering = on;
+    h->fault_epoch++;
     lab_mutex_unlock(&h->mu);
 }
 

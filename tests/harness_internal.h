@@ -88,6 +88,7 @@ struct harness {
     lab_rand rand;
     int max_index;         /* highest index applied by anyone */
     int incarnations;      /* instances made so far */
+    int fault_epoch;       /* counts crashes, starts, (dis)connects, network changes */
     bool unreliable;       /* the network drops and delays (set_unreliable) */
     bool long_reordering;  /* and delivers replies late */
     bool finished;

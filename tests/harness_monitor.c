@@ -64,6 +64,7 @@ typedef struct last_poll {
 
 /* The monitor thread's own view of leadership while the cluster is healthy. */
 typedef struct stability {
+    int fault_epoch;            /* h->fault_epoch when the healthy period began */
     int64_t healthy_since_ms;   /* -1: not healthy */
     int leader_term;            /* the last leader's term seen; -1: none yet */
     int changes;                /* leadership changes since it settled */
@@ -181,13 +182,15 @@ static bool poll_server(harness_monitor *mon, int i, int *leader_term, char *rea
     return ok;
 }
 
-/* Every server up and connected, the network reliable and in order. */
-static bool cluster_healthy(harness *h)
+/* Every server up and connected, the network reliable and in order; and
+ * the epoch of the last change to any of that. */
+static bool cluster_healthy(harness *h, int *epoch)
 {
     lab_mutex_lock(&h->mu);
     bool healthy = !h->unreliable && !h->long_reordering;
     for (int i = 0; i < h->n && healthy; i++)
         healthy = h->slots[i].rf != NULL && h->slots[i].connected;
+    *epoch = h->fault_epoch;
     lab_mutex_unlock(&h->mu);
     return healthy;
 }
@@ -200,12 +203,15 @@ static bool check_stability(harness_monitor *mon, int leader_term, char *reason,
     harness *h = mon->h;
     stability *st = &mon->stable;
     int64_t now = lab_now_ms() - h->make_ms;
-    if (!cluster_healthy(h)) {
+    int epoch;
+    if (!cluster_healthy(h, &epoch)) {
         st->healthy_since_ms = -1;
         return true;
     }
-    if (st->healthy_since_ms < 0)
-        *st = (stability){now, -1, 0, -1};
+    /* A new healthy period: the first, or one after any change, even one
+     * that came and went between two polls (all servers restarted). */
+    if (st->healthy_since_ms < 0 || epoch != st->fault_epoch)
+        *st = (stability){epoch, now, -1, 0, -1};
     if (leader_term < 0 || leader_term == st->leader_term)
         return true;
     bool settled = now >= st->healthy_since_ms + HARNESS_STABLE_SETTLE_MS && st->leader_term >= 0;

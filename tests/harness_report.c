@@ -45,9 +45,11 @@
  * stdout is shared with the Raft code, which may print anything: a printf
  * without its newline glues the next line to it, and a printf can imitate
  * a FAIL or Passed line. So a runner (tools/raftrun) reads verdicts from a
- * channel of their own. LAB_VERDICT_FD names a file descriptor, open for
- * appending, that gets every FAIL line and, from Criterion's runner
- * process, one record per test:
+ * channel of their own. LAB_VERDICT_FILE names a file, opened for appending
+ * by Criterion's runner process and by each test process (Criterion closes
+ * every inherited descriptor in the test processes, so it is a path, not a
+ * descriptor), that gets every FAIL line and, from the runner process, one
+ * record per test:
  *
  *     VERDICT <key> <suite/test> PASS|FAIL
  *
@@ -61,8 +63,9 @@ static char verdict_key[65] = "-";
 
 static void verdict_open(void)
 {
-    const char *fd_text = getenv("LAB_VERDICT_FD");
-    verdict_fd = fd_text ? atoi(fd_text) : -1;
+    const char *path = getenv("LAB_VERDICT_FILE");
+    if (verdict_fd < 0 && path != NULL && path[0] != '\0')
+        verdict_fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
 }
 
 static void verdict_write(const char *text)

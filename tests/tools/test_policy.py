@@ -20,13 +20,18 @@ from raftrun import limits, run  # noqa: E402
 from gradelib import report  # noqa: E402
 
 
-def lab_info():
-    binary = subprocess.run(["make", "-s", "--no-print-directory", "print-raft-bin", "RAFT=solution"],
+def test_binary(raft):
+    """The test binary of RAFT (solution or raft), built if out of date."""
+    binary = subprocess.run(["make", "-s", "--no-print-directory", "print-raft-bin", f"RAFT={raft}"],
                             cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
-    path = os.path.join(ROOT, binary)
-    subprocess.run(["make", "-s", "--no-print-directory", "raft-bin", "RAFT=solution"], cwd=ROOT,
+    subprocess.run(["make", "-s", "--no-print-directory", "raft-bin", f"RAFT={raft}"], cwd=ROOT,
                    check=True, stdout=subprocess.DEVNULL)
-    out = subprocess.run([path, "--lab-info"], capture_output=True, text=True, check=True).stdout
+    return os.path.join(ROOT, binary)
+
+
+def lab_info():
+    out = subprocess.run([test_binary("solution"), "--lab-info"], capture_output=True, text=True,
+                         check=True).stdout
     return json.loads(out)
 
 
@@ -60,6 +65,27 @@ class PolicyTest(unittest.TestCase):
             total += len(tests)
         self.assertEqual(total, 28)
         self.assertEqual(len(self.info["tests"]), 28)
+
+
+class VerdictChannelTest(unittest.TestCase):
+    """The runner reads outcomes through the real harness's verdict channel:
+    a FAIL line written by the test process (which Criterion starts with no
+    inherited descriptor), and the keyed PASS of Criterion's runner process."""
+
+    def run_once(self, raft, test):
+        import tempfile
+        log = os.path.join(tempfile.mkdtemp(), "run.log")
+        runner = run.Runner(test_binary(raft), limits.Limits(isolate_network=False), sandbox=[])
+        return runner.run(test, 7, log)
+
+    def test_a_failure_keeps_its_class_and_reason(self):
+        out = self.run_once("raft", "2A/t01_initial_election")
+        self.assertEqual((out.passed, out.cls), (False, "LIVENESS"), out.reason)
+        self.assertIn("expected one leader, got none", out.reason)
+
+    def test_a_pass_is_a_pass(self):
+        out = self.run_once("solution", "2A/t01_initial_election")
+        self.assertTrue(out.passed, f"{out.cls}: {out.reason}")
 
 
 if __name__ == "__main__":
