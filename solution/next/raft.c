@@ -22,6 +22,11 @@
  *   - new_term() resets the election timer of a deposed leader, whose timer
  *     was last reset when it won its election (2A, "When to reset the
  *     election timer"; gap C).
+ *   - next_job(): new entries go at once (2B, "Send new entries soon"),
+ *     unless the latest request to that peer is still in flight, whose
+ *     reply will say what is still missing ("do not send one RPC per
+ *     command"); a failed call is retried by the next heartbeat, never at
+ *     once (a crash makes calls fail at once until the kill).
  *
  * The skeleton's shape, kept:
  *
