@@ -24,6 +24,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
 
 #include "lab/diag.h"
 #include "lab/fatal.h"
@@ -332,6 +335,13 @@ ReportHook(PRE_ALL)(struct criterion_test_set *set)
         snprintf(verdict_key, sizeof verdict_key, "-");
     close(key_fd);
     unsetenv("LAB_VERDICT_KEY_FD");
+#ifdef __linux__
+    /* The key is in this process's memory now: no process of the same user
+     * (a test process's Raft code, say) may read it through /proc or
+     * ptrace. exec makes the test processes dumpable again, so hang dumps
+     * can still attach to them. Elsewhere only the sandbox protects it. */
+    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+#endif
 }
 
 ReportHook(POST_TEST)(struct criterion_test_stats *st)
