@@ -183,7 +183,7 @@ static sim_thread *new_sim_thread(lab_thread_info *info)
     s->state = SIM_RUNNABLE;
     s->deadline_us = SIM_NO_DEADLINE;
     if (pthread_cond_init(&s->turn, NULL) != 0)
-        lab_fatal("pthread_cond_init failed");
+        SIM_FATAL_LOCKED("pthread_cond_init failed");
     /* PCT: a random initial priority above every change point's (1..depth-1);
      * ties go to the older thread. */
     s->priority = sim.options.pct_depth + (int64_t)lab_rand_below(&sim.rng, (uint64_t)1 << 40);
@@ -363,7 +363,7 @@ void lab_sim_thread_create(lab_thread *t, lab_thread_info *info, lab_thread_info
     new_sim_thread(info);   /* runnable; its pthread waits for the token in lab_sim_thread_begin */
     int err = pthread_create(&t->handle, NULL, start, info);
     if (err != 0)
-        lab_fatal("pthread_create failed: %s", strerror(err));
+        SIM_FATAL_LOCKED("pthread_create failed: %s", strerror(err));
     if (!sim.halted)
         sim_step(me);
     pthread_mutex_unlock(&sim.lock);
@@ -404,7 +404,7 @@ void lab_sim_thread_join(struct lab_sim_thread *target, lab_thread_info *joiner)
         sim_step(me);
     while (target->state != SIM_DONE) {
         if (sim.halted)
-            lab_fatal("thread '%s' joins '%s' after the simulation stopped", me->info->name,
+            SIM_FATAL_LOCKED("thread '%s' joins '%s' after the simulation stopped", me->info->name,
                       target->info->name);
         me->join_target = target;
         sim_block(me, WAIT_JOIN, SIM_NO_DEADLINE);
@@ -434,7 +434,7 @@ void lab_sim_start(const lab_sim_options *options)
     lab_thread_info *me = lab_thread_self();
     pthread_mutex_lock(&sim.lock);
     if (atomic_load(&lab_sim_on))
-        lab_fatal("lab_sim_start: a simulation is already running");
+        SIM_FATAL_LOCKED("lab_sim_start: a simulation is already running");
     sim.options = *options;
     if (sim.options.pct_depth < 1)
         sim.options.pct_depth = 1;
@@ -467,7 +467,7 @@ void lab_sim_stop(void)
     lab_thread_info *me = lab_thread_self();
     pthread_mutex_lock(&sim.lock);
     if (!atomic_load(&lab_sim_on) || me->sim != sim.root)
-        lab_fatal("lab_sim_stop: thread '%s' did not start the running simulation", me->name);
+        SIM_FATAL_LOCKED("lab_sim_stop: thread '%s' did not start the running simulation", me->name);
     if (sim.nlive != 1) {
         char names[400];
         size_t len = 0;
@@ -476,7 +476,7 @@ void lab_sim_stop(void)
             if (sim.live[k] != sim.root)
                 len += (size_t)snprintf(names + len, sizeof names - len, "%s'%s'", len ? ", " : "",
                                         sim.live[k]->info->name);
-        lab_fatal("lab_sim_stop: %d simulated thread(s) still running: %s", sim.nlive - 1, names);
+        SIM_FATAL_LOCKED("lab_sim_stop: %d simulated thread(s) still running: %s", sim.nlive - 1, names);
     }
     atomic_store(&lab_sim_on, false);
     sim.nlive = 0;

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "lab/fatal.h"
 #include "lab/rand.h"
 #include "lab/sim.h"
 #include "lab/sync_internal.h"
@@ -62,6 +63,14 @@ struct sim_state {
 
 extern struct sim_state sim;
 extern atomic_bool lab_sim_on;   /* a simulation runs: sync.c dispatches to it */
+
+/* lab_fatal from code that holds sim.lock: released first, so that a fatal
+ * hook that prints through the lab layer (DPRINTF) cannot deadlock on it. */
+#define SIM_FATAL_LOCKED(...)                 \
+    do {                                      \
+        pthread_mutex_unlock(&sim.lock);      \
+        lab_fatal(__VA_ARGS__);               \
+    } while (0)
 
 static inline bool sim_on(void)
 {

@@ -50,7 +50,7 @@ static void yield(sim_thread *me)
 static void forbid_invisible(sim_thread *me, const char *what)
 {
     if (me->invisible > 0)
-        lab_fatal("thread '%s' would %s inside lab_sim_invisible_begin/end, which must not block",
+        SIM_FATAL_LOCKED("thread '%s' would %s inside lab_sim_invisible_begin/end, which must not block",
                   me->info->name, what);
 }
 
@@ -77,7 +77,7 @@ static void acquire(sim_thread *me, lab_mutex *m)
 {
     while (atomic_load_explicit(&m->holder, memory_order_relaxed) != NULL) {
         if (sim.halted)
-            lab_fatal("thread '%s' waits for mutex '%s' after the simulation stopped on a deadlock",
+            SIM_FATAL_LOCKED("thread '%s' waits for mutex '%s' after the simulation stopped on a deadlock",
                       me->info->name, m->name ? m->name : "?");
         forbid_invisible(me, "wait for a mutex");
         me->mutex = m;
@@ -129,7 +129,7 @@ bool lab_sim_cond_wait(lab_cond *c, lab_mutex *m, lab_thread_info *info, int64_t
         return false;
     }
     if (sim.halted)
-        lab_fatal("thread '%s' waits on a condition variable after the simulation stopped on a deadlock",
+        SIM_FATAL_LOCKED("thread '%s' waits on a condition variable after the simulation stopped on a deadlock",
                   info->name);
     forbid_invisible(me, "wait on a condition variable");
     release(m);
