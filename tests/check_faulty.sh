@@ -41,10 +41,13 @@ while read -r name vars tests class runs bound rest; do
         [ $wanted = yes ] || continue
     fi
     n=$((n + 1))
-    # A name may appear twice (the same patch under other make-vars): the
-    # key of its logs and result adds the vars.
+    # A name may appear twice (the same patch under other make-vars or
+    # tests): the key of its logs and result adds the vars ...
     key=$name
     [ "$vars" != "-" ] && key="$name+$(echo "$vars" | tr -c 'A-Za-z0-9=,\n' '_' | tr '=,' '-.')"
+    # ... and a number when the same patch and vars come again (other tests).
+    k=2 base=$key
+    while cut -f1 "$list" | grep -qx "$key"; do key="$base+$k"; k=$((k + 1)); done
     printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$key" "$name" "$vars" "$tests" "$class" \
         "${runs:-1}" "${bound:-0}" "${rest:-}" >>"$list"
 done <"$corpus"
