@@ -108,10 +108,13 @@ enum {
      * leader, which has sent the cut-off peer up to 6 heartbeats (and
      * perhaps a RequestVote or two) before the reconnection, must still
      * have a sender free to tell it of the new term. Measured (30-40 runs
-     * of 2A t02 each): K = 4 fails 13-20% of runs, K = 8 none. Larger K
-     * helps only the reconnections of 2D, and each server starts
-     * K x (npeers - 1) threads at every restart (2C t04 restarts servers
-     * hundreds of times; 2A t03 runs 7 servers: 336 senders at K = 8).
+     * of 2A t02 each): K = 4 fails 13-20% of runs, K = 8 none. A larger
+     * K buys little: 2D took 138 s at K = 16 against 140-146 s at K = 8
+     * (what costs time there is a reconnected old leader accepting a
+     * command before it hears of the new term, which no K prevents), and
+     * each server starts K x (npeers - 1) threads at every restart (2C t04
+     * restarts servers hundreds of times; 2A t03 runs 7 servers: 336
+     * senders at K = 8).
      */
     SENDERS_PER_PEER = 8,
 };
