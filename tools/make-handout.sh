@@ -18,6 +18,7 @@ tests/check_faulty.sh
 tests/check_grading.py
 tests/hostile/
 tests/check_handout.sh
+tests/check_sim.sh
 tests/tools/test_grading.py
 tests/tools/test_policy.py
 grading/
