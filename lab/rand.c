@@ -20,9 +20,9 @@ void lab_rand_seed(lab_rand *r, uint64_t seed)
 
 uint64_t lab_hash_string(const char *s)
 {
-    uint64_t h = 0xcbf29ce484222325ULL;
+    uint64_t h = LAB_HASH_INIT;
     for (const unsigned char *p = (const unsigned char *)s; *p; p++)
-        h = (h ^ *p) * 0x100000001b3ULL;
+        h = lab_hash_mix(h, *p);
     return h;
 }
 

@@ -22,5 +22,12 @@ uint64_t lab_rand_next(lab_rand *r);
 uint64_t lab_rand_below(lab_rand *r, uint64_t bound);
 /* FNV-1a of a string: a cheap, well-spread hash for labels and names. */
 uint64_t lab_hash_string(const char *s);
+/* The same hash, one value at a time: h = lab_hash_mix(h, v), starting
+ * from LAB_HASH_INIT (e.g. a digest of a sequence of thread ids). */
+#define LAB_HASH_INIT 0xcbf29ce484222325ULL
+static inline uint64_t lab_hash_mix(uint64_t h, uint64_t v)
+{
+    return (h ^ v) * 0x100000001b3ULL;
+}
 
 #endif

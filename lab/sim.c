@@ -336,7 +336,7 @@ void sim_step(sim_thread *me)
     }
     atomic_store_explicit(&sim.now_us, now, memory_order_relaxed);
     uint64_t digest = atomic_load_explicit(&sim.digest, memory_order_relaxed);
-    atomic_store_explicit(&sim.digest, (digest ^ (uint64_t)(next->id + 1)) * 0x100000001b3ULL,
+    atomic_store_explicit(&sim.digest, lab_hash_mix(digest, (uint64_t)(next->id + 1)),
                           memory_order_relaxed);
     if (next != me)
         hand_token(me, next);
@@ -447,7 +447,7 @@ void lab_sim_start(const lab_sim_options *options)
     sim.halted = false;
     atomic_store(&sim.steps, 0);
     atomic_store(&sim.switches, 0);
-    atomic_store(&sim.digest, 0xcbf29ce484222325ULL);
+    atomic_store(&sim.digest, LAB_HASH_INIT);
     atomic_store(&sim.now_us, LAB_SIM_EPOCH_US);
     sim.next_deadline_us = SIM_NO_DEADLINE;
     sim.root = new_sim_thread(me);

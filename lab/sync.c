@@ -373,6 +373,22 @@ static int cpu_count(void)
     return n;
 }
 
+enum { ONCE_NOT_RUN, ONCE_RUNNING, ONCE_DONE };
+
+void lab_once_run(lab_once *once, void (*init)(void))
+{
+    if (atomic_load_explicit(&once->state, memory_order_acquire) == ONCE_DONE)
+        return;
+    int expected = ONCE_NOT_RUN;
+    if (atomic_compare_exchange_strong(&once->state, &expected, ONCE_RUNNING)) {
+        init();
+        atomic_store_explicit(&once->state, ONCE_DONE, memory_order_release);
+        return;
+    }
+    while (atomic_load_explicit(&once->state, memory_order_acquire) != ONCE_DONE)
+        lab_sleep_ms(1);
+}
+
 bool lab_spin_until_set(atomic_int *flag, int max_us)
 {
     if (sim_on())   /* one thread runs at a time: spinning cannot see a change */

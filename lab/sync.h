@@ -71,6 +71,23 @@ void lab_cond_signal(lab_cond *c);
 void lab_cond_broadcast(lab_cond *c);
 
 /*
+ * One-time initialisation, for state a lab_mutex cannot guard because the
+ * mutex itself needs initialising:
+ *     static lab_once once = LAB_ONCE_INIT;
+ *     lab_once_run(&once, init);        // init runs exactly once, ever
+ * Every caller returns after init has returned, and sees what it wrote. A
+ * caller that finds another thread inside init waits in 1 ms sleeps (only
+ * the first callers can meet this), never by spinning: in simulation mode
+ * one thread runs at a time, and a spinning waiter would never let the
+ * initialising thread finish.
+ */
+typedef struct lab_once {
+    atomic_int state;
+} lab_once;
+#define LAB_ONCE_INIT { 0 }
+void lab_once_run(lab_once *once, void (*init)(void));
+
+/*
  * Time. LAB_TIME_DILATION=k in the environment (read once; default 1) runs
  * every clock, sleep and timed wait of this layer k times slower than real
  * time, so a whole program keeps its timing under a tool that slows it down

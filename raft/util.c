@@ -11,7 +11,6 @@
 
 #include <assert.h>
 #include <stdarg.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,11 +19,9 @@
 #include "lab/sim.h"
 #include "lab/sync.h"
 
-enum { INIT_NONE, INIT_BUSY, INIT_DONE };
-
-static atomic_int init_state = INIT_NONE;   /* INIT_DONE publishes the fields below */
-static int verbosity;                       /* written once, before INIT_DONE */
-static int64_t start_ms;                    /* written once, before INIT_DONE */
+static lab_once init_once = LAB_ONCE_INIT;
+static int verbosity;                       /* written once, by debug_init_once */
+static int64_t start_ms;                    /* written once, by debug_init_once */
 static lab_mutex print_mu;                  /* serialises writes to stdout */
 
 static int parse_verbosity(const char *s)
@@ -40,26 +37,16 @@ static int parse_verbosity(const char *s)
     return v > 1000 ? 1000 : (int)v;
 }
 
-/*
- * Runs the initialisation exactly once. A lab_mutex cannot be initialised
- * statically, so the once is built from an atomic: the thread that moves the
- * state from NONE to BUSY initialises; any thread that loses that race sleeps
- * in 1 ms steps until DONE (this can only happen at the very first call).
- */
+static void debug_init_once(void)
+{
+    start_ms = lab_now_ms();
+    verbosity = parse_verbosity(getenv("VERBOSE"));
+    lab_mutex_init(&print_mu, "debug_printf");
+}
+
 static void debug_init(void)
 {
-    if (atomic_load_explicit(&init_state, memory_order_acquire) == INIT_DONE)
-        return;
-    int expected = INIT_NONE;
-    if (atomic_compare_exchange_strong(&init_state, &expected, INIT_BUSY)) {
-        start_ms = lab_now_ms();
-        verbosity = parse_verbosity(getenv("VERBOSE"));
-        lab_mutex_init(&print_mu, "debug_printf");
-        atomic_store_explicit(&init_state, INIT_DONE, memory_order_release);
-        return;
-    }
-    while (atomic_load_explicit(&init_state, memory_order_acquire) != INIT_DONE)
-        lab_sleep_ms(1);
+    lab_once_run(&init_once, debug_init_once);
 }
 
 int debug_verbosity(void)

@@ -21,29 +21,19 @@
 
 #include <errno.h>
 #include <inttypes.h>
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "lab/rand.h"
 #include "lab/sync.h"
 
 /* ---- test_seed ----------------------------------------------------------- */
 
-enum { SEED_UNSET, SEED_BUSY, SEED_READY };
-
-static atomic_int seed_state = SEED_UNSET;
-static uint64_t seed_value;   /* written once, before seed_state = SEED_READY */
-
-static uint64_t mix64(uint64_t z)
-{
-    z += 0x9e3779b97f4a7c15u;
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
-    return z ^ (z >> 31);
-}
+static lab_once seed_once = LAB_ONCE_INIT;
+static uint64_t seed_value;   /* written once, by choose_seed */
 
 static uint64_t seed_from_env_or_clock(void)
 {
@@ -61,7 +51,14 @@ static uint64_t seed_from_env_or_clock(void)
         return (uint64_t) v;
     }
     /* Two test processes started in the same microsecond still differ. */
-    return mix64((uint64_t) lab_now_us() ^ ((uint64_t) getpid() << 32));
+    lab_rand r;
+    lab_rand_seed(&r, (uint64_t) lab_now_us() ^ ((uint64_t) getpid() << 32));
+    return lab_rand_next(&r);
+}
+
+static void choose_seed(void)
+{
+    seed_value = seed_from_env_or_clock();
 }
 
 int64_t test_latency_ms(int64_t ms)
@@ -78,20 +75,7 @@ bool test_latency_is_measured(void)
 
 uint64_t test_seed(void)
 {
-    int state = atomic_load_explicit(&seed_state, memory_order_acquire);
-
-    if (state == SEED_READY)
-        return seed_value;
-
-    int expected = SEED_UNSET;
-    if (atomic_compare_exchange_strong(&seed_state, &expected, SEED_BUSY)) {
-        seed_value = seed_from_env_or_clock();
-        atomic_store_explicit(&seed_state, SEED_READY, memory_order_release);
-        return seed_value;
-    }
-    /* Another thread is choosing it: a getenv, a parse and a printf away. */
-    while (atomic_load_explicit(&seed_state, memory_order_acquire) != SEED_READY)
-        ;
+    lab_once_run(&seed_once, choose_seed);
     return seed_value;
 }
 
