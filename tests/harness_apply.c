@@ -8,27 +8,13 @@
 #include "tests/harness_internal.h"
 
 #include <assert.h>
-#include <criterion/criterion.h>
-#include <criterion/hooks.h>
 #include <inttypes.h>
-#include <signal.h>
-#include <stdarg.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "lab/fatal.h"
-#include "lab/rand.h"
-#include "lab/sync.h"
-#include "labrpc/codec.h"
-#include "labrpc/labrpc.h"
-#include "persister/persister.h"
-#include "raft/applych.h"
-#include "raft/raft.h"
 #include "raft/util.h"
-#include "tests/support/test_support.h"
 
 /* ---- commands --------------------------------------------------------------- */
 

@@ -44,10 +44,8 @@
 #include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "lab/fatal.h"
-#include "lab/sync.h"
 
 typedef struct term_leader {
     int term;

@@ -17,7 +17,6 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -29,15 +28,7 @@
 #endif
 
 #include "lab/diag.h"
-#include "lab/fatal.h"
-#include "lab/rand.h"
 #include "lab/sim.h"
-#include "lab/sync.h"
-#include "labrpc/codec.h"
-#include "labrpc/labrpc.h"
-#include "persister/persister.h"
-#include "raft/applych.h"
-#include "raft/raft.h"
 #include "raft/util.h"
 #include "tests/support/backtrace.h"
 #include "tests/support/test_support.h"

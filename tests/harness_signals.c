@@ -17,7 +17,6 @@
 #include <unistd.h>
 
 #include "lab/fatal.h"
-#include "lab/sync.h"
 #include "tests/harness_internal.h"
 #include "tests/support/backtrace.h"
 

@@ -14,11 +14,9 @@
  */
 #include <assert.h>
 #include <stdio.h>
-#include <string.h>
 #include <unistd.h>
 
 #include "lab/sim.h"
-#include "lab/sync.h"
 #include "tests/harness_internal.h"
 #include "tests/support/hang_dump.h"
 #include "tests/support/test_support.h"
