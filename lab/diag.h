@@ -12,6 +12,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "lab/sync.h"   /* lab_thread_info */
+
 enum lab_thread_state {
     LAB_THREAD_RUNNING,   /* not blocked in the lab layer: computing, or in a system call */
     LAB_THREAD_LOCKING,   /* in lab_mutex_lock */
@@ -29,6 +31,7 @@ typedef struct lab_thread_view {
     bool adopted;
     int group;            /* see lab_thread_set_group; -1 for none */
     char activity[64];    /* see lab_thread_set_activity; "" for none */
+    char waits_for[48];   /* see lab_thread_set_waits_for; "" for none (or not alive) */
 } lab_thread_view;
 
 /* Registers the calling thread (one not made by lab_thread_create) under name. */
@@ -49,6 +52,15 @@ size_t lab_threads_unjoined_in_group(int group, char *out, size_t n);
  * not say it ("sending on the apply channel"); NULL clears it. what must be
  * a static string. */
 void lab_thread_set_activity(const char *what);
+
+/* The calling thread, as lab_thread_set_waits_for names it. */
+lab_thread_info *lab_thread_current(void);
+/* Before an untimed wait on a condition variable that only one particular
+ * thread can end (a sender on a rendezvous channel waits for its receiver):
+ * names that thread, so that a hang dump shows the wait-for edge and the
+ * deadlock detector of simulation mode follows it like a mutex's holder.
+ * NULL clears it. A thread that has ended is ignored, never dereferenced. */
+void lab_thread_set_waits_for(const lab_thread_info *server);
 
 /* Fills out[0..max) with the registered threads; returns how many there are
  * (possibly more than max). A consistent picture: taken under one lock. */

@@ -178,6 +178,11 @@ size_t lab_threads_view(lab_thread_view *out, size_t max)
         if (activity)
             snprintf(v->activity, sizeof v->activity, "%s", activity);
         snprintf(v->name, sizeof v->name, "%s", t->name);
+        /* Like a holder below: named only if it is still registered. */
+        const lab_thread_info *server = atomic_load(&t->waits_for);
+        int s = index_of(infos, n, server);
+        if (s >= 0)
+            snprintf(v->waits_for, sizeof v->waits_for, "%s", infos[s]->name);
         v->state = (enum lab_thread_state)atomic_load(&t->blocked_kind);
         v->holder = -1;
         const lab_mutex *m = atomic_load(&t->blocked_on);

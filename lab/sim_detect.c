@@ -28,14 +28,36 @@ void lab_sim_set_deadlock_hook(lab_sim_deadlock_hook hook)
     atomic_store(&deadlock_hook, hook);
 }
 
-/* Whom t waits for, through a mutex's holder or a join; NULL if nobody in
- * particular (a condition variable, a sleep) or if t can run. */
+/* The live simulated thread whose record is info; NULL if none (ended, or
+ * never part of this simulation). Compares pointers only. */
+static sim_thread *live_thread_of(const lab_thread_info *info)
+{
+    for (int k = 0; info != NULL && k < sim.nlive; k++)
+        if (sim.live[k]->info == info)
+            return sim.live[k];
+    return NULL;
+}
+
+/* The thread that alone can end t's untimed condition wait, if t named one
+ * (lab_thread_set_waits_for); NULL otherwise. */
+static sim_thread *cond_server(const sim_thread *t)
+{
+    if (t->state != SIM_BLOCKED || t->wait != WAIT_COND || t->deadline_us != SIM_NO_DEADLINE)
+        return NULL;
+    return live_thread_of(atomic_load_explicit(&t->info->waits_for, memory_order_relaxed));
+}
+
+/* Whom t waits for, through a mutex's holder, a join, or a condition wait
+ * that only one named thread can end; NULL if nobody in particular (another
+ * condition variable, a sleep) or if t can run. */
 static sim_thread *waits_for(const sim_thread *t)
 {
     if (t->state != SIM_BLOCKED)
         return NULL;
     if (t->wait == WAIT_JOIN)
         return t->join_target;
+    if (t->wait == WAIT_COND)
+        return cond_server(t);
     if (t->wait != WAIT_MUTEX)
         return NULL;
     lab_thread_info *holder = atomic_load_explicit(&t->mutex->holder, memory_order_relaxed);
@@ -77,8 +99,16 @@ static size_t describe_wait(const sim_thread *t, char *out, size_t len, size_t n
     }
     len += w > 0 ? (size_t)w : 0;
     const char *activity = atomic_load_explicit(&t->info->activity, memory_order_relaxed);
-    if (activity && len < n) {
-        w = snprintf(out + len, n - len, " (%s)", activity);
+    const sim_thread *server = cond_server(t);
+    char tail[160] = "";
+    if (activity && server)
+        snprintf(tail, sizeof tail, " (%s, which only '%s' can end)", activity, server->info->name);
+    else if (activity)
+        snprintf(tail, sizeof tail, " (%s)", activity);
+    else if (server)
+        snprintf(tail, sizeof tail, " (which only '%s' can end)", server->info->name);
+    if (len < n) {
+        w = snprintf(out + len, n - len, "%s", tail);
         len += w > 0 ? (size_t)w : 0;
     }
     return len;

@@ -137,6 +137,8 @@ bool lab_sim_cond_wait(lab_cond *c, lab_mutex *m, lab_thread_info *info, int64_t
     me->cond = c;
     me->mutex = m;
     sim_block(me, WAIT_COND, deadline_us);
+    if (atomic_load_explicit(&info->waits_for, memory_order_relaxed) != NULL)
+        sim_check_cycle(me);   /* a wait that only one thread can end: an edge */
     sim_step(me);
     me->cond = NULL;
     acquire(me, m);

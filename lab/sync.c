@@ -122,6 +122,16 @@ void lab_thread_set_activity(const char *what)
     atomic_store_explicit(&self_info()->activity, what, memory_order_relaxed);
 }
 
+lab_thread_info *lab_thread_current(void)
+{
+    return self_info();
+}
+
+void lab_thread_set_waits_for(const lab_thread_info *server)
+{
+    atomic_store_explicit(&self_info()->waits_for, server, memory_order_relaxed);
+}
+
 void lab_thread_adopt(const char *name)
 {
     if (current_thread != NULL)

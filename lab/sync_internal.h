@@ -21,6 +21,7 @@ struct lab_thread_info {
     _Atomic(const lab_mutex *) blocked_on; /* the mutex being locked or waited with */
     atomic_int blocked_kind;               /* enum lab_thread_state */
     _Atomic(const char *) activity;        /* lab_thread_set_activity: a static string or NULL */
+    _Atomic(const lab_thread_info *) waits_for; /* lab_thread_set_waits_for; compared, dereferenced only if live */
     int group;                             /* inherited from the creator (lab_thread_set_group) */
     /* The registry of live threads; guarded by registry.c's lock. */
     pthread_t handle;

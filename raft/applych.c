@@ -44,6 +44,10 @@ struct applych {
     offer *head;            /* waiting offers, oldest first; NULL once closed */
     offer *tail;
     bool closed;
+    /* The thread that last called applych_receive: a waiting sender can go
+     * on only through it (a wait-for edge for hang dumps and simulation's
+     * deadlock detector). Compared, never dereferenced here. */
+    const lab_thread_info *receiver;
 };
 
 /* A private copy of len bytes of src; NULL only when src is NULL. */
@@ -130,8 +134,10 @@ bool applych_send(applych *ch, const apply_msg *msg)
         enqueue(ch, &o);
         lab_cond_signal(&ch->offered);
         lab_thread_set_activity("blocked sending on the apply channel");
+        lab_thread_set_waits_for(ch->receiver);
         while (o.state == OFFER_WAITING)
             lab_cond_wait(&o.done, &ch->mu);
+        lab_thread_set_waits_for(NULL);
         lab_thread_set_activity(NULL);
     }
     /* Whoever changed o.state has also unlinked o; nobody refers to it now. */
@@ -149,6 +155,7 @@ bool applych_send(applych *ch, const apply_msg *msg)
 bool applych_receive(applych *ch, apply_msg *out)
 {
     lab_mutex_lock(&ch->mu);
+    ch->receiver = lab_thread_current();
     while (ch->head == NULL && !ch->closed)
         lab_cond_wait(&ch->offered, &ch->mu);
     assert_invariants(ch);

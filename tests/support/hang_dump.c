@@ -64,20 +64,27 @@ void hang_dump_init(void)
 static void describe(const lab_thread_view *v, const lab_thread_view *all, char *out, size_t cap)
 {
     if (v->state == LAB_THREAD_LOCKING) {
-        const char *holder_state = v->holder >= 0 ? lab_thread_state_name(all[v->holder].state) : NULL;
-        if (v->holder >= 0 && all[v->holder].activity[0])
-            /* The classic: the holder waits on something that needs this very
-             * mutex to make progress (the receiver of the apply channel). */
-            snprintf(out, cap, "waits for mutex '%s', held by '%s', which is %s while it holds it "
-                     "(a deadlock: never hold a lock across a send on the apply channel)",
-                     v->mutex, v->holder_name, all[v->holder].activity);
+        const lab_thread_view *h = v->holder >= 0 ? &all[v->holder] : NULL;
+        const char *holder_state = h ? lab_thread_state_name(h->state) : NULL;
+        if (h && h->activity[0] && strcmp(h->waits_for, v->name) == 0)
+            /* The classic, proven by the wait-for edge: the holder waits for
+             * this very thread (the receiver of the apply channel), which
+             * waits for the holder's mutex. */
+            snprintf(out, cap, "waits for mutex '%s', held by '%s', which is %s while it holds it, "
+                     "and only this thread can take what it sends (a deadlock: never hold a lock "
+                     "across a send on the apply channel)", v->mutex, v->holder_name, h->activity);
+        else if (h && h->activity[0])
+            snprintf(out, cap, "waits for mutex '%s', held by '%s', which is %s%s%s%s while it holds it "
+                     "(never hold a lock across a send on the apply channel)", v->mutex, v->holder_name,
+                     h->activity, h->waits_for[0] ? " to '" : "", h->waits_for, h->waits_for[0] ? "'" : "");
         else if (v->holder_name[0])
             snprintf(out, cap, "waits for mutex '%s', held by '%s'%s%s%s", v->mutex, v->holder_name,
                      holder_state ? " (" : "", holder_state ? holder_state : "", holder_state ? ")" : "");
         else
             snprintf(out, cap, "waits for mutex '%s'", v->mutex);
     } else if (v->activity[0]) {
-        snprintf(out, cap, "%s", v->activity);
+        snprintf(out, cap, "%s%s%s%s", v->activity, v->waits_for[0] ? " to '" : "", v->waits_for,
+                 v->waits_for[0] ? "'" : "");
     } else if (v->state == LAB_THREAD_WAITING) {
         snprintf(out, cap, "waits on a condition variable (with mutex '%s')", v->mutex);
     } else {
