@@ -80,7 +80,7 @@ endif
 # makes sure nothing can hang a make target.
 FRAMEWORK_LIMIT ?= 600
 
-.PHONY: all deps test-framework check check-faulty check-tools check-grading handout check-handout raft-bin print-raft-bin print-raft-build stress bench bench-sim clean test-2A test-2B test-2C test-2D test-raft
+.PHONY: all deps test-framework check check-faulty check-tools check-python check-grading handout check-handout raft-bin print-raft-bin print-raft-build stress bench bench-sim clean test-2A test-2B test-2C test-2D test-raft
 
 all: $(LIB) $(BENCH_BIN) $(UNIT_BIN)
 
@@ -210,6 +210,7 @@ else
 	sh tests/check_sim.sh
 	sh tests/check_skeleton.sh
 	sh tests/check_handout.sh
+	$(MAKE) --no-print-directory check-python
 	$(MAKE) --no-print-directory check-tools
 	$(MAKE) --no-print-directory check-grading
 endif
@@ -236,16 +237,32 @@ check-handout:
 	$(call instructors_only,tests/check_handout.sh)
 	sh tests/check_handout.sh
 
-# The tools' own tests: tools/raftlog, the runner (tools/raftrun), gradelib.
+# The Python tools are one package, tools/raftlab; its commands in tools/
+# find it by themselves, anything else is given PYTHONPATH=tools.
+# (mypy reaches tests/hostile/trees.py through check_grading.py's import.)
+PYTHON_SOURCES := tools/raftlab tools/stress tools/raftlog tools/check-raft tools/grade \
+	tests/tools tests/check_grading.py
+
+# The tools' own tests: tools/raftlog, the runner (raftlab.run), the grader's
+# parts (raftlab.grading), the policy shared with the C side.
 check-tools:
-	python3 -m unittest discover -s tests/tools -p 'test_*.py'
+	PYTHONPATH=tools python3 -m unittest discover -s tests/tools
+
+# The Python tools' static checks: mypy (types, mypy.ini: strict) and flake8
+# (pyflakes and pycodestyle, .flake8), Debian's packages mypy and flake8.
+check-python:
+	$(call instructors_only,mypy.ini)
+	@command -v mypy >/dev/null 2>&1 && command -v flake8 >/dev/null 2>&1 || \
+	    { echo "make check-python needs mypy and flake8 (Debian: apt-get install mypy flake8)"; exit 1; }
+	mypy $(PYTHON_SOURCES)
+	flake8 $(PYTHON_SOURCES) tests/hostile/trees.py
 
 # grading/grade against the reference, the skeleton, two faulty
 # implementations and one that does not compile; then the hostile corpus
 # (tests/hostile/) in one batch, and an interrupted grading (about 4 min).
 check-grading:
 	$(call instructors_only,tests/check_grading.py)
-	python3 tests/check_grading.py
+	PYTHONPATH=tools python3 tests/check_grading.py
 
 
 clean:

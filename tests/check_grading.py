@@ -18,43 +18,50 @@ trees of trees.py) with the reference, one run of one test each, small
 CPU and file limits: each case's status, score and reason as its header
 says, the reference's full marks, no process and no file left behind.
 Third: SIGINT three times during a grading: the reports are written, once.
-Usage: tests/check_grading.py [--jobs J]   (about 4 minutes on 2 cores)
+Usage: PYTHONPATH=tools tests/check_grading.py [--jobs J]   (about 4 minutes
+on 2 cores; make check-grading sets PYTHONPATH)
 """
+from __future__ import annotations
+
 import csv
 import glob
 import io
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
 import tarfile
 import tempfile
 import time
+from typing import Any, Literal
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(ROOT, "grading"))
-from gradelib import gradescope  # noqa: E402
+from hostile import trees   # tests/hostile/trees.py: this file's directory, tests/, is on sys.path
+from raftlab.grading import gradescope
+from raftlab.run.paths import LAB_ROOT as ROOT
 
-failures = []
+GRADE = os.path.join(ROOT, "grading", "grade")   # a link to tools/grade, run as instructors run it
+failures: list[str] = []
 
 
-def check(cond, what):
+def check(cond: bool, what: str) -> None:
     if not cond:
         failures.append(what)
         print(f"check_grading: FAILED: {what}", file=sys.stderr)
 
 
-def patched(name, work):
+def patched(name: str, work: str) -> str:
     out = os.path.join(work, name)
     os.makedirs(out)
-    subprocess.run(["patch", "-s", "-o", os.path.join(out, "raft.c"), os.path.join(ROOT, "solution/raft.c")],
-                   stdin=open(os.path.join(ROOT, "tests/faulty", name + ".patch")), check=True)
+    with open(os.path.join(ROOT, "tests/faulty", name + ".patch")) as patch:
+        subprocess.run(["patch", "-s", "-o", os.path.join(out, "raft.c"), os.path.join(ROOT, "solution/raft.c")],
+                       stdin=patch, check=True)
     return out
 
 
-def tamper_tarball(work):
+def tamper_tarball(work: str) -> str:
     """The skeleton, with tests that would pass anything."""
     path = os.path.join(work, "tamperer.tar.gz")
     fake_suite = b'#include <criterion/criterion.h>\nTest(raft2A, t01_initial_election) { cr_assert(1); }\n'
@@ -68,13 +75,12 @@ def tamper_tarball(work):
     return path
 
 
-def main():
+def main() -> int:
     jobs = sys.argv[sys.argv.index("--jobs") + 1] if "--jobs" in sys.argv else "4"
     work = tempfile.mkdtemp(prefix="check-grading-")
     solution = os.path.join(work, "solution")
     os.makedirs(solution)
-    with open(os.path.join(ROOT, "solution/raft.c"), "rb") as src, open(os.path.join(solution, "raft.c"), "wb") as dst:
-        dst.write(src.read())
+    shutil.copyfile(os.path.join(ROOT, "solution/raft.c"), os.path.join(solution, "raft.c"))
     segv, exit_ = patched("segv_in_handler", work), patched("exit_in_start", work)
     os.rename(segv, os.path.join(work, "segv"))
     os.rename(exit_, os.path.join(work, "exit"))
@@ -84,13 +90,13 @@ def main():
     subs = [solution, tamper_tarball(work), os.path.join(work, "segv"), os.path.join(work, "exit"), broken]
     out, json_dir, csv_path = (os.path.join(work, d) for d in ("out", "json", "grades.csv"))
     start = time.monotonic()
-    proc = subprocess.run([sys.executable, os.path.join(ROOT, "grading/grade"), *subs, "--runs", "1",
+    proc = subprocess.run([sys.executable, GRADE, *subs, "--runs", "1",
                            "--jobs", jobs, "--out", out, "--json", json_dir, "--csv", csv_path, "--seed", "1"],
                           capture_output=True, text=True)
     took = time.monotonic() - start
     check(proc.returncode == 0, f"grade exited {proc.returncode}: {proc.stderr[-2000:]}")
 
-    docs = {}
+    docs: dict[str, Any] = {}
     for name in ("solution", "tamperer", "segv", "exit", "broken"):
         path = os.path.join(json_dir, name + ".json")
         check(os.path.exists(path), f"no {path}")
@@ -104,7 +110,8 @@ def main():
         rows = {r["submission"]: r for r in csv.DictReader(f)}
     check(set(rows) == set(docs), f"CSV rows {sorted(rows)}")
     for name, row in rows.items():
-        print(f"  {name}: {row['status']}, {row['score']}/{row['max_score']} points, {row['failed_runs']} of {row['runs']} runs failed")
+        print(f"  {name}: {row['status']}, {row['score']}/{row['max_score']} points, "
+              f"{row['failed_runs']} of {row['runs']} runs failed")
     check(rows.get("broken", {}).get("status") == "BUILD-ERROR", "CSV: broken is not BUILD-ERROR")
     check(gradescope.problems({"score": "ten", "tests": [{"score": 3, "max_score": 2, "visibility": "public"}],
                                "colour": 1}) != [], "the schema check accepted a malformed document")
@@ -156,11 +163,9 @@ HOSTILE_TEST = "2A/t01_initial_election"
 HOSTILE_LIMITS = ["--cpu-limit", "4", "--file-limit", "16", "--build-timeout", "40"]
 
 
-def hostile_cases(work):
+def hostile_cases(work: str) -> list[tuple[str, str | None, str, trees.Expect]]:
     """[(path, name, what, (statuses, score, regex))] for every case."""
-    sys.path.insert(0, HOSTILE)
-    import trees
-    cases = []
+    cases: list[tuple[str, str | None, str, trees.Expect]] = []
     with open(os.path.join(ROOT, "raft", "raft.c"), "rb") as f:
         skeleton = f.read()
     d = os.path.join(work, "hostile")
@@ -172,7 +177,10 @@ def hostile_cases(work):
         what = head[0].split(":", 1)[1].strip()
         base = head[1].split(":", 1)[1].strip()
         m = EXPECT.match(head[2])
-        expect = (set(m.group(1).split("|")), 0 if m.group(2) == "0" else m.group(2), m.group(3))
+        if m is None:
+            raise SystemExit(f"{path}: its third line is not '// expect: STATUS[|STATUS] [0|full] [/regex/]'")
+        score: Literal[0, "full"] | None = 0 if m.group(2) == "0" else "full" if m.group(2) == "full" else None
+        expect: trees.Expect = (set(m.group(1).split("|")), score, m.group(3))
         text = text.replace(b"@ROOT@", ROOT.encode())
         if base == "skeleton":
             text = b'#include <stdio.h>\n' + text + b"\n" + skeleton
@@ -191,37 +199,37 @@ def hostile_cases(work):
     return cases
 
 
-def grader_work_dir(stderr):
+def grader_work_dir(stderr: str) -> str | None:
     m = re.search(r"^grade: work directory (\S+)", stderr, re.M)
     return m.group(1) if m else None
 
 
-def our_processes(work, stderr):
+def our_processes(work: str, stderr: str) -> list[str]:
     """Processes of this check's gradings still alive: any whose command
     names this check's directory or the grader's work directory (every
     sandbox's bwrap does; what runs inside dies with its bwrap)."""
     marks = [work] + [d for d in [grader_work_dir(stderr)] if d]
     out = subprocess.run(["ps", "-e", "-o", "pid=,args="], capture_output=True, text=True).stdout
-    return [l for l in out.splitlines() if any(m in l for m in marks) and "ps -e" not in l
-            and int(l.split()[0]) != os.getpid()]
+    return [line for line in out.splitlines() if any(m in line for m in marks) and "ps -e" not in line
+            and int(line.split()[0]) != os.getpid()]
 
 
-def hostile_batch(work, jobs):
+def hostile_batch(work: str, jobs: str) -> None:
     cases = hostile_cases(work)
     out, json_dir, csv_path = (os.path.join(work, d) for d in ("hostile-out", "hostile-json", "hostile.csv"))
     start = time.monotonic()
-    proc = subprocess.run([sys.executable, os.path.join(ROOT, "grading/grade"), *[c[0] for c in cases],
+    proc = subprocess.run([sys.executable, GRADE, *[c[0] for c in cases],
                            "--tests", HOSTILE_TEST, "--runs", "1", "--jobs", jobs, "--out", out,
                            "--json", json_dir, "--csv", csv_path, "--seed", "1", *HOSTILE_LIMITS],
                           capture_output=True, text=True, timeout=900)
     took = time.monotonic() - start
     check(proc.returncode == 0, f"hostile batch: grade exited {proc.returncode}: {proc.stderr[-3000:]}")
-    level = next((l for l in proc.stderr.splitlines() if l.startswith("grade: sandbox:")), "grade: sandbox: ?")
+    level = next((line for line in proc.stderr.splitlines() if line.startswith("grade: sandbox:")), "grade: sandbox: ?")
     with open(csv_path) as f:
         rows = list(csv.DictReader(f))
     check(len(rows) == len(cases), f"hostile batch: {len(rows)} CSV rows for {len(cases)} submissions")
     by_path = {r["path"]: r for r in rows}
-    summary = {}
+    summary: dict[str, list[str]] = {}
     for path, name, what, (statuses, score, regex) in cases:
         row = by_path.get(path)
         if row is None:
@@ -244,7 +252,7 @@ def hostile_batch(work, jobs):
             ok = ok and float(row["score"]) == 0
         if regex:
             ok = ok and re.search(regex, text) is not None
-        first = next((l for l in text.splitlines() if l.startswith(row["status"] + ":")), "")
+        first = next((line for line in text.splitlines() if line.startswith(row["status"] + ":")), "")
         check(ok, f"hostile: {label} ({what}): got {row['status']} {row['score']}/{row['max_score']}, "
                   f"expected {'|'.join(sorted(statuses))} {score} /{regex}/:\n{text[:1200]}")
         summary.setdefault(row["status"], []).append(label)
@@ -265,16 +273,17 @@ def hostile_batch(work, jobs):
           f"({level[len('grade: '):]}): " + "; ".join(f"{k} {len(v)}" for k, v in sorted(summary.items())))
 
 
-def interrupt_check(work):
+def interrupt_check(work: str) -> None:
     """Three SIGINTs once a run has finished: the grader stops, writes one
     report (INCOMPLETE, the finished runs counted), and exits 1."""
     out = os.path.join(work, "interrupted")
     ref = os.path.join(work, "hostile", "reference.c")
     before = len(failures)
-    proc = subprocess.Popen([sys.executable, os.path.join(ROOT, "grading/grade"), ref, "--parts", "2A",
+    proc = subprocess.Popen([sys.executable, GRADE, ref, "--parts", "2A",
                              "--runs", "3", "--jobs", "2", "--out", out, "--seed", "1"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     stderr_lines = []
+    assert proc.stderr is not None
     for line in proc.stderr:   # progress lines: wait for the first finished run
         stderr_lines.append(line)
         if re.match(r"^[1-9]\d*/9 runs", line):
@@ -302,12 +311,13 @@ def interrupt_check(work):
         print("check_grading: three SIGINTs during a grading: it stopped, wrote one INCOMPLETE report "
               "(the finished runs counted), exited 1, left no process")
 
-def classes(doc):
+
+def classes(doc: dict[str, Any]) -> dict[str, str]:
     """{test name: its output's first line} for a results.json."""
     return {t["name"]: t["output"] for t in doc["tests"]}
 
 
-def check_scores(docs):
+def check_scores(docs: dict[str, Any]) -> None:
     sol = docs["solution"]
     check(len(sol["tests"]) == 28, f"solution: {len(sol['tests'])} tests, not 28")
     check(sol["score"] == sum(t["max_score"] for t in sol["tests"]) and sol["score"] > 0,

@@ -16,7 +16,8 @@ tree=$dir/raftlab
 [ -f "$tree/raft/raft.c" ] || fail "no raft/raft.c in the handout"
 cmp -s "$tree/raft/raft.c" raft/raft.c || fail "raft/raft.c in the handout is not the skeleton"
 
-for p in solution tests/faulty tests/check_faulty.sh tests/check_grading.py tests/hostile tests/tools/test_grading.py grading .ci; do
+for p in solution tests/faulty tests/check_faulty.sh tests/check_grading.py tests/hostile tests/tools/test_grading.py \
+         grading tools/grade tools/raftlab/grade.py tools/raftlab/grading .ci; do
     [ -e "$tree/$p" ] && fail "the handout contains $p"
 done
 leaked=$(find "$tree" -name '*.patch' -o -name '*solution*' | head -3)
@@ -52,7 +53,12 @@ skeleton_shared=$(trim raft/raft.c | sort -u | comm -12 "$work/reference_only" -
 
 # It builds and fails 2A as a skeleton should, on its own.
 (cd "$tree" && sh tests/check_skeleton.sh) || fail "the unpacked handout does not build and fail 2A as a skeleton should"
-# The students' tools (raftlog, stress and its runner) pass their tests there.
-(cd "$tree" && python3 -m unittest discover -s tests/tools -p 'test_*.py' >"$work/tools.log" 2>&1) ||
+# The students' tools (raftlog, stress and its runner, check-raft) start
+# without the grader's code, and pass their tests there.
+for cmd in tools/raftlog tools/stress tools/check-raft; do
+    (cd "$tree" && "$cmd" --help >"$work/help.log" 2>&1) ||
+        { tail -n 20 "$work/help.log" >&2; fail "$cmd --help fails in the unpacked handout"; }
+done
+(cd "$tree" && PYTHONPATH=tools python3 -m unittest discover -s tests/tools >"$work/tools.log" 2>&1) ||
     { tail -n 20 "$work/tools.log" >&2; fail "the tools' tests fail in the unpacked handout"; }
 echo "check_handout: $tarball: $(tar -tzf "$tarball" | grep -vc '/$') files, no reference code (of $total reference-only lines, the skeleton has $skeleton_shared, the rest none), builds and fails 2A as it should, its tools pass their tests"

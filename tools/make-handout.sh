@@ -2,7 +2,9 @@
 # make-handout.sh: packs the student tree into build/raftlab-handout.tar.gz
 # (make handout). It takes the files git tracks, as they are in the working
 # tree, minus what students must not see: the reference solution, the faulty
-# implementations derived from it, the grader, the instructors' checks and CI. The
+# implementations derived from it, the grader (grading/, tools/grade and the
+# package's raftlab.grade and raftlab.grading), the instructors' checks, the
+# Python tools' lint settings and CI. The
 # skeleton raft/raft.c is what students get; README.md is replaced by the
 # students' short one (tools/handout-README.md).
 # Usage: tools/make-handout.sh [output.tar.gz]
@@ -22,6 +24,11 @@ tests/check_sim.sh
 tests/tools/test_grading.py
 tests/tools/test_policy.py
 grading/
+tools/grade
+tools/raftlab/grade.py
+tools/raftlab/grading/
+mypy.ini
+.flake8
 tools/make-handout.sh
 tools/handout-README.md
 .ci/

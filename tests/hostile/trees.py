@@ -2,31 +2,39 @@
 archives, names. make(work, root, reference) builds each under work and
 returns [(path, expect)], expect as in the .c cases: (statuses, score,
 regex), where score is 0, "full" or None (not checked)."""
+from __future__ import annotations
+
 import io
 import os
 import tarfile
 import zipfile
+from typing import Literal, Optional, Sequence, Set, Tuple, Union
+
+# What a case must get: (its statuses, its score: 0, "full" or None when
+# not checked, a regex its report must match or None).
+Expect = Tuple[Set[str], Union[Literal[0, "full"], None], Optional[str]]
 
 NOT_REGULAR = r"not a regular file"
 
 
-def _tar(path, members):
+def _tar(path: str, members: Sequence[tuple[tarfile.TarInfo, bytes | None]]) -> str:
     with tarfile.open(path, "w:gz") as t:
         for info, data in members:
             t.addfile(info, io.BytesIO(data) if data is not None else None)
     return path
 
 
-def _member(name, data=None, kind=tarfile.REGTYPE, link=""):
+def _member(name: str, data: bytes | None = None, kind: bytes = tarfile.REGTYPE,
+            link: str = "") -> tuple[tarfile.TarInfo, bytes | None]:
     info = tarfile.TarInfo(name)
     info.type, info.linkname = kind, link
     info.size = len(data) if data is not None else 0
     return info, data
 
 
-def make(work, root, reference):
+def make(work: str, root: str, reference: str) -> list[tuple[str, Expect]]:
     solution = os.path.join(root, "solution", "raft.c")
-    cases = []
+    cases: list[tuple[str, Expect]] = []
 
     # hostile: raft.c is a symbolic link to the reference solution
     d = os.path.join(work, "link_to_solution")
@@ -63,8 +71,6 @@ def make(work, root, reference):
     cases.append((path, ({"NO-SOURCE"}, 0, NOT_REGULAR)))
 
     # hostile: a tarball with a path-traversal member and a device node
-    with open(reference, "rb") as f:
-        ref = f.read()
     path = _tar(os.path.join(work, "tar_traversal.tar.gz"),
                 [_member("../../../../tmp/raftlab-hostile-escaped", b"x"),
                  _member("t/raft/raft.c", kind=tarfile.CHRTYPE)])

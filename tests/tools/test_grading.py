@@ -1,28 +1,27 @@
-"""Tests for grading/gradelib: taking raft.c from a submission, points and
+"""Tests for raftlab.grading: taking raft.c from a submission, points and
 policy, the Gradescope document and its checker, the CSV. The whole grader
 against real implementations is tests/check_grading.py (make check-grading).
 """
+from __future__ import annotations
+
 import csv
 import io
 import os
 import re
-import sys
 import tarfile
 import tempfile
 import unittest
 import zipfile
 
-ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
-sys.path.insert(0, os.path.join(ROOT, "tools"))
-sys.path.insert(0, os.path.join(ROOT, "grading"))
-
-from gradelib import building, gradescope, report, scoring, submission  # noqa: E402
-from raftrun import run, stats  # noqa: E402
+from raftlab.grading import building, gradescope, outputs, report, scoring, submission
+from raftlab.run import run, stats
+from raftlab.run.paths import LAB_ROOT as ROOT
+from raftlab.run.policy import OutcomeClass
 
 TESTS = ["2A/t01_initial_election", "2A/t02_reelection", "2B/t01_basic_agree"]
 
 
-def write(path, data=b"int x;\n"):
+def write(path: str, data: bytes = b"int x;\n") -> str:
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with open(path, "wb") as f:
         f.write(data)
@@ -30,10 +29,10 @@ def write(path, data=b"int x;\n"):
 
 
 class SubmissionTest(unittest.TestCase):
-    def setUp(self):
+    def setUp(self) -> None:
         self.dir = tempfile.mkdtemp()
 
-    def test_a_file_a_tree_or_a_flat_directory(self):
+    def test_a_file_a_tree_or_a_flat_directory(self) -> None:
         f = write(os.path.join(self.dir, "alice", "raft.c"), b"alice")
         self.assertEqual((submission.load(f).name, submission.load(f).source), ("alice", b"alice"))
         write(os.path.join(self.dir, "bob", "raft", "raft.c"), b"bob")
@@ -42,7 +41,7 @@ class SubmissionTest(unittest.TestCase):
         self.assertEqual((sub.name, sub.source, sub.taken_from), ("bob", b"bob", "raft/raft.c"))
         self.assertEqual(submission.load(os.path.join(self.dir, "bob", "raft", "raft.c")).name, "bob")
 
-    def test_tarball_takes_only_the_shallowest_raft_c(self):
+    def test_tarball_takes_only_the_shallowest_raft_c(self) -> None:
         path = os.path.join(self.dir, "carol.tar.gz")
         with tarfile.open(path, "w:gz") as t:
             for name, data in (("carol/raft/raft.c", b"mine"), ("carol/old/raft/raft.c", b"old"),
@@ -54,7 +53,7 @@ class SubmissionTest(unittest.TestCase):
         self.assertEqual((sub.name, sub.source, sub.taken_from), ("carol", b"mine", "carol/raft/raft.c"))
         self.assertFalse(os.path.exists(os.path.join(self.dir, "..", "..", "etc", "evil")))
 
-    def test_links_in_archives_are_not_followed(self):
+    def test_links_in_archives_are_not_followed(self) -> None:
         path = os.path.join(self.dir, "dave.tar")
         with tarfile.open(path, "w") as t:
             info = tarfile.TarInfo("raft/raft.c")
@@ -63,13 +62,13 @@ class SubmissionTest(unittest.TestCase):
         with self.assertRaises(submission.SubmissionError):
             submission.load(path)
 
-    def test_zip(self):
+    def test_zip(self) -> None:
         path = os.path.join(self.dir, "erin.zip")
         with zipfile.ZipFile(path, "w") as z:
             z.writestr("erin-lab/raft/raft.c", b"zipped")
         self.assertEqual(submission.load(path).source, b"zipped")
 
-    def test_errors_say_what_is_missing(self):
+    def test_errors_say_what_is_missing(self) -> None:
         os.makedirs(os.path.join(self.dir, "empty"))
         for bad in (os.path.join(self.dir, "empty"), os.path.join(self.dir, "nothing"),
                     write(os.path.join(self.dir, "notes.txt")), write(os.path.join(self.dir, "x.tar.gz"), b"junk")):
@@ -77,7 +76,7 @@ class SubmissionTest(unittest.TestCase):
                 submission.load(bad)
             self.assertIn(bad, str(ctx.exception))
 
-    def test_names_are_unique_and_safe(self):
+    def test_names_are_unique_and_safe(self) -> None:
         subs = [submission.Submission("a", "x y"), submission.Submission("b", "x y")]
         for s in subs:
             s.name = submission.base_name(s.name + "/raft.c")
@@ -86,7 +85,7 @@ class SubmissionTest(unittest.TestCase):
 
 
 class RedactTest(unittest.TestCase):
-    def test_what_the_compiler_quotes_of_a_forbidden_file_is_withheld(self):
+    def test_what_the_compiler_quotes_of_a_forbidden_file_is_withheld(self) -> None:
         log = ("In file included from /src/raft.c:1:\n"
                "/etc/shadow:1:5: error: expected identifier before ':' token\n"
                "    1 | root:$6$secret:19000:0:99999:7:::\n"
@@ -102,7 +101,7 @@ class RedactTest(unittest.TestCase):
         self.assertIn("/src/raft.c:3:1: error: expected ';'\n    3 | int x", out)
 
 
-def stats_of(test, *outcomes):
+def stats_of(test: str, *outcomes: tuple[bool, OutcomeClass]) -> stats.TestStats:
     s = stats.TestStats(test)
     for passed, cls in outcomes:
         s.add(run.Outcome(test, 1, passed, cls, "why", wall_seconds=1.0))
@@ -110,23 +109,25 @@ def stats_of(test, *outcomes):
 
 
 class ScoringTest(unittest.TestCase):
-    def test_all_or_nothing(self):
+    def test_all_or_nothing(self) -> None:
         self.assertEqual(scoring.score(stats_of("t", (True, ""), (True, "")), 5, "all-or-nothing"), 5)
         self.assertEqual(scoring.score(stats_of("t", (True, ""), (False, "LIVENESS")), 5, "all-or-nothing"), 0)
 
-    def test_proportional(self):
+    def test_proportional(self) -> None:
         s = stats_of("t", (True, ""), (True, ""), (True, ""), (False, "LIVENESS"))
         self.assertEqual(scoring.score(s, 4, "proportional"), 3)
 
-    def test_a_safety_failure_scores_zero_under_every_policy(self):
-        s = stats_of("t", *([(True, "")] * 9 + [(False, "SAFETY")]))
+    def test_a_safety_failure_scores_zero_under_every_policy(self) -> None:
+        passed: tuple[bool, OutcomeClass] = (True, "")
+        runs = [passed] * 9 + [(False, "SAFETY")]
+        s = stats_of("t", *runs)
         for policy in scoring.POLICIES:
             self.assertEqual(scoring.score(s, 10, policy), 0)
 
-    def test_no_runs_no_points(self):
+    def test_no_runs_no_points(self) -> None:
         self.assertEqual(scoring.score(stats.TestStats("t"), 5, "proportional"), 0)
 
-    def test_points_file(self):
+    def test_points_file(self) -> None:
         d = tempfile.mkdtemp()
         good = write(os.path.join(d, "p.json"), b'{"_comment": "x", "2A/t01_initial_election": 5}')
         points, warnings = scoring.load_points(good, TESTS)
@@ -136,9 +137,9 @@ class ScoringTest(unittest.TestCase):
             with self.assertRaises(scoring.PointsError):
                 scoring.load_points(write(os.path.join(d, "bad.json"), bad), TESTS)
 
-    def test_shipped_points_cover_every_test(self):
+    def test_shipped_points_cover_every_test(self) -> None:
         """points.json names exactly the tests of tests/test_2*.c, 100 in all."""
-        tests = []
+        tests: list[str] = []
         for part in "ABCD":
             with open(os.path.join(ROOT, "tests", f"test_2{part.lower()}.c")) as f:
                 tests += [f"2{part}/{m}" for m in re.findall(r"^Test\(raft2[A-D],\s*(\w+)", f.read(), re.M)]
@@ -147,7 +148,7 @@ class ScoringTest(unittest.TestCase):
         self.assertEqual((sum(points.values()), warnings), (100, []))
 
 
-def graded():
+def graded() -> report.Grade:
     g = report.Grade("alice", "alice/raft.c")
     g.rows = [report.TestRow(TESTS[0], 5, 5, stats_of(TESTS[0], (True, ""))),
               report.TestRow(TESTS[1], 5, 0, stats_of(TESTS[1], (True, ""), (False, "LIVENESS")))]
@@ -156,13 +157,13 @@ def graded():
 
 
 class GradescopeTest(unittest.TestCase):
-    def test_results_pass_the_schema_check(self):
+    def test_results_pass_the_schema_check(self) -> None:
         doc = gradescope.results(graded(), "policy")
         self.assertEqual(gradescope.problems(doc), [])
         self.assertEqual((doc["score"], doc["tests"][1]["status"]), (5, "failed"))
         self.assertIn("LIVENESS×1", doc["tests"][1]["output"])
 
-    def test_the_check_catches_what_gradescope_rejects(self):
+    def test_the_check_catches_what_gradescope_rejects(self) -> None:
         self.assertTrue(gradescope.problems([]))
         for bad in ({"score": "5"}, {"tests": [{"name": "x"}]}, {"score": 1, "visibility": "public"},
                     {"score": 1, "tests": [{"score": 6, "max_score": 5}]}, {"score": 1, "colour": "x"},
@@ -171,14 +172,14 @@ class GradescopeTest(unittest.TestCase):
 
 
 class ReportTest(unittest.TestCase):
-    def test_budget_flag_and_csv(self):
+    def test_budget_flag_and_csv(self) -> None:
         g = graded()
         self.assertFalse(g.over_budget())
         g.rows[0].stats.wall = [700.0]
         self.assertTrue(g.over_budget())
         self.assertIn("OVER", g.summary_text("p"))
         path = os.path.join(tempfile.mkdtemp(), "g.csv")
-        report.write_csv(path, [g])
+        outputs.write_csv(path, [g])
         with open(path) as f:
             (row,) = list(csv.DictReader(f))
         self.assertEqual((row["score"], row["2A"], row["over_budget"], row["failed_runs"]), ("5", "5", "yes", "1"))

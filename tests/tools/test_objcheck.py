@@ -1,6 +1,8 @@
-"""Tests for tools/raftrun/objcheck.py (the grader's check of raft.o, and
+"""Tests for raftlab.run.objcheck (the grader's check of raft.o, and
 tools/check-raft's): small C files compiled with the lab's flags, each
 breaking one rule; the skeleton and the reference pass. Linux only."""
+from __future__ import annotations
+
 import os
 import shutil
 import subprocess
@@ -8,10 +10,8 @@ import sys
 import tempfile
 import unittest
 
-ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
-sys.path.insert(0, os.path.join(ROOT, "tools"))
-
-from raftrun import objcheck  # noqa: E402
+from raftlab.run import objcheck
+from raftlab.run.paths import LAB_ROOT as ROOT
 
 FLAGS = ["-std=c11", "-pthread", "-O2", "-g", "-Wall", "-Wextra", "-D_POSIX_C_SOURCE=200809L",
          "-D_DEFAULT_SOURCE", "-I."]
@@ -21,14 +21,14 @@ HEAD = '#include "raft/raft.h"\n#include <stdio.h>\n'
 @unittest.skipUnless(sys.platform.startswith("linux") and shutil.which("readelf") and shutil.which("cc"),
                      "ELF objects, binutils and a C compiler")
 class ObjcheckTest(unittest.TestCase):
-    def setUp(self):
+    def setUp(self) -> None:
         self.dir = tempfile.mkdtemp()
         self.rules = objcheck.Rules()
 
-    def tearDown(self):
+    def tearDown(self) -> None:
         shutil.rmtree(self.dir, ignore_errors=True)
 
-    def compile(self, source, name="raft.c"):
+    def compile(self, source: str, name: str = "raft.c") -> tuple[str, str, str]:
         src = os.path.join(self.dir, name)
         with open(src, "w") as f:
             f.write(source)
@@ -37,36 +37,36 @@ class ObjcheckTest(unittest.TestCase):
                        capture_output=True)
         return obj, dep, src
 
-    def problems(self, source):
+    def problems(self, source: str) -> list[str]:
         obj, dep, src = self.compile(source)
         pre = subprocess.run(["cc", *FLAGS, "-E", src], cwd=ROOT, capture_output=True, check=True).stdout
         return (objcheck.check_object(obj, self.rules) +
                 objcheck.check_headers(objcheck.read_deps(dep), ROOT, src) +
                 objcheck.check_preprocessed(pre.decode(), "raft.c"))
 
-    def assertRefused(self, source, words):
+    def assertRefused(self, source: str, words: str) -> None:
         found = self.problems(source)
         self.assertTrue(found, "nothing found")
         self.assertIn(words, found[0])
 
-    def test_the_skeleton_and_the_reference_pass(self):
+    def test_the_skeleton_and_the_reference_pass(self) -> None:
         for path in ("raft/raft.c", "solution/raft.c"):
             if os.path.exists(os.path.join(ROOT, path)):
                 with open(os.path.join(ROOT, path)) as f:
                     self.assertEqual(self.problems(f.read()), [], path)
 
-    def test_a_constructor(self):
+    def test_a_constructor(self) -> None:
         self.assertRefused(HEAD + "__attribute__((constructor)) static void c(void) { puts(\"x\"); }\n",
                            "has a .init_array section: constructors")
 
-    def test_a_framework_function_defined(self):
+    def test_a_framework_function_defined(self) -> None:
         self.assertRefused(HEAD + "double lab_cpu_seconds(void);\ndouble lab_cpu_seconds(void) { return 0; }\n",
                            "raft.c defines lab_cpu_seconds, a framework function")
 
-    def test_a_global_variable(self):
+    def test_a_global_variable(self) -> None:
         self.assertRefused(HEAD + "extern int verbose;\nint verbose = 1;\n", "defines the global symbol verbose")
 
-    def test_forbidden_and_unknown_calls(self):
+    def test_forbidden_and_unknown_calls(self) -> None:
         self.assertRefused(HEAD + "#include <unistd.h>\nvoid raft_kill(raft *rf) { (void)rf; fork(); }\n",
                            "calls fork, which a Raft may not use: it starts a process")
         self.assertRefused(HEAD + "#include <pthread.h>\nvoid raft_kill(raft *rf) { (void)rf; pthread_yield(); }\n",
@@ -75,7 +75,7 @@ class ObjcheckTest(unittest.TestCase):
                            "void raft_kill(raft *rf) { labrpc_network_set_reliable((labrpc_network *)rf, 0); }\n",
                            "calls labrpc_network_set_reliable, a framework function")
 
-    def test_inline_assembly_and_raw_syscall_bytes(self):
+    def test_inline_assembly_and_raw_syscall_bytes(self) -> None:
         self.assertRefused(HEAD + 'void raft_kill(raft *rf) { (void)rf; __asm__ volatile("syscall"); }\n',
                            "makes a raw system call")
         self.assertRefused(HEAD + "#define A __as ## m__\n#define B(x) A(x)\n"
@@ -86,7 +86,7 @@ class ObjcheckTest(unittest.TestCase):
         self.assertTrue(any("bytes of a system call" in p for p in objcheck.check_code(obj)),
                         objcheck.check_code(obj))
 
-    def test_ifunc_and_sections(self):
+    def test_ifunc_and_sections(self) -> None:
         self.assertRefused(HEAD + "static void impl(void) {}\nstatic void (*resolve(void))(void) { return impl; }\n"
                            "static void f(void) __attribute__((ifunc(\"resolve\")));\n"
                            "void raft_kill(raft *rf) { (void)rf; f(); }\n", "indirect function")
@@ -95,7 +95,7 @@ class ObjcheckTest(unittest.TestCase):
         self.assertRefused(HEAD + '__attribute__((used, section(".evil"))) static int t = 1;\n',
                            "a section '.evil'")
 
-    def test_headers(self):
+    def test_headers(self) -> None:
         if os.path.exists(os.path.join(ROOT, "solution", "raft.c")):
             self.assertIn("includes solution/raft.c: the reference solution",
                           self.problems('#include "solution/raft.c"\n')[0])
@@ -103,7 +103,7 @@ class ObjcheckTest(unittest.TestCase):
         self.assertRefused(HEAD + '#include "labrpc/labrpc_internal.h"\n', "internal to the framework")
         self.assertRefused(HEAD + "#include <criterion/criterion.h>\n", "the test framework's header")
 
-    def test_every_function_of_the_public_headers_is_listed(self):
+    def test_every_function_of_the_public_headers_is_listed(self) -> None:
         """A function added to the lab's API is allowed or refused on purpose, never by default."""
         import glob
         import re
@@ -118,9 +118,9 @@ class ObjcheckTest(unittest.TestCase):
                 for m in re.finditer(r"^(?!typedef|#|static|\s)[^;{}()]*?\b([a-z_][a-z0-9_]*)\s*\(", text, re.M):
                     if m.group(1) not in listed:
                         missing.append(f"{os.path.relpath(header, ROOT)}: {m.group(1)}")
-        self.assertEqual(missing, [], "add them to tools/raftrun/objcheck_rules.txt, [lab] or [framework]")
+        self.assertEqual(missing, [], "add them to tools/raftlab/run/objcheck_rules.txt, [lab] or [framework]")
 
-    def test_dependency_files(self):
+    def test_dependency_files(self) -> None:
         path = os.path.join(self.dir, "x.d")
         with open(path, "w") as f:
             f.write("build/raft.o: raft/raft.c lab/sync.h \\\n /dev/zero\nlab/sync.h:\n/dev/zero:\n")

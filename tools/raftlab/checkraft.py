@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """check-raft: warns when raft.c breaks a submission rule that the grader
 enforces (HANDOUT.md, "Grading and submission"): the grader refuses such a
 raft.c (REFUSED, 0 points) before running a single test.
@@ -8,21 +7,23 @@ raft.c (REFUSED, 0 points) before running a single test.
 
 make test-2A ... test-2D run it after building raft.o. It only warns: the
 exit status is 0 whatever it finds (--strict: 1 when it finds something).
-The rules are tools/raftrun/objcheck.py's, the very code the grader runs.
+The rules are raftlab.run.objcheck's, the very code the grader runs.
 """
+from __future__ import annotations
+
 import argparse
 import os
 import shutil
 import subprocess
 import sys
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(ROOT, "tools"))
+from .run import objcheck
+from .run.paths import LAB_ROOT as ROOT
 
-from raftrun import objcheck  # noqa: E402
+DOC = __doc__ or ""
 
 
-def problems(args):
+def problems(args: argparse.Namespace) -> list[str]:
     found = objcheck.check_object(args.object)
     if args.deps and os.path.exists(args.deps):
         found += objcheck.check_headers(objcheck.read_deps(args.deps), ROOT, args.source or "raft/raft.c")
@@ -35,14 +36,14 @@ def problems(args):
     return found
 
 
-def main():
-    ap = argparse.ArgumentParser(prog="tools/check-raft", description=__doc__.split("\n\n")[0])
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="tools/check-raft", description=DOC.split("\n\n")[0])
     ap.add_argument("object")
     ap.add_argument("--deps", help="the compiler's dependency file for the object")
     ap.add_argument("--source", help="the raft.c it was compiled from, relative to the lab's root")
     ap.add_argument("--strict", action="store_true", help="exit 1 when something is found")
     ap.add_argument("cc", nargs=argparse.REMAINDER, help="-- and the compile command, to preprocess the source")
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
     args.cc = args.cc[1:] if args.cc[:1] == ["--"] else args.cc
     if not sys.platform.startswith("linux"):
         return 0   # the grader runs on Linux; this check reads ELF objects
@@ -56,12 +57,8 @@ def main():
         return 0
     if not found:
         return 0
-    print(f"check-raft: WARNING: the grader will refuse this raft.c (REFUSED, 0 points):", file=sys.stderr)
+    print("check-raft: WARNING: the grader will refuse this raft.c (REFUSED, 0 points):", file=sys.stderr)
     for line in found:
         print(f"check-raft:   {line}", file=sys.stderr)
     print("check-raft: see HANDOUT.md, section 7 (Grading and submission)", file=sys.stderr)
     return 1 if args.strict else 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """grade: grade Raft submissions, each test many times, in parallel.
 
     grading/grade alice/raft.c                       one submission
@@ -18,6 +17,8 @@ network), with limits (wall clock, CPU, memory, file size, processes).
 The test list comes from the skeleton's binary, never a submission's.
 Points come from grading/points.json under the policy every report prints.
 """
+from __future__ import annotations
+
 import argparse
 import concurrent.futures
 import os
@@ -27,14 +28,15 @@ import signal
 import sys
 import tempfile
 import time
+from typing import Sequence
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(ROOT, "tools"))
-sys.path.insert(0, os.path.join(ROOT, "grading"))
+from .grading import building, outputs, report, scoring, submission
+from .run import catalog, pool, progress, run, sandbox, stats
+from .run.limits import Limits
+from .run.paths import LAB_ROOT as ROOT
+from .run.policy import TEST_SECONDS
 
-from raftrun import catalog, pool, progress, run, sandbox, stats  # noqa: E402
-from raftrun.limits import Limits  # noqa: E402
-from gradelib import building, outputs, report, scoring, submission  # noqa: E402
+DOC = __doc__ or ""
 
 BUILD_JOBS = min(2, os.cpu_count() or 1)
 
@@ -42,8 +44,8 @@ BUILD_JOBS = min(2, os.cpu_count() or 1)
 PART_ORDER = {"2C": 0, "2D": 1, "2B": 2, "2A": 3}
 
 
-def parse_args(argv):
-    doc = __doc__.split("\n\n")
+def build_parser() -> argparse.ArgumentParser:
+    doc = DOC.split("\n\n")
     ap = argparse.ArgumentParser(prog="grading/grade", description=doc[0],
                                  epilog="\n\n".join(doc[1:]), formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("submissions", nargs="+", metavar="SUBMISSION")
@@ -61,7 +63,8 @@ def parse_args(argv):
                     help="where each submission's report, results.json and failing logs go (default build/grade)")
     ap.add_argument("--seed", type=int, help="the seed the runs' seeds are drawn from (default: random)")
     ap.add_argument("--wall-limit", type=int, default=run.DEFAULT_WALL_SECONDS,
-                    help=f"seconds before a run is killed (default {run.DEFAULT_WALL_SECONDS}; the harness fails a test at 120)")
+                    help=f"seconds before a run is killed (default {run.DEFAULT_WALL_SECONDS}; "
+                    f"the harness fails a test at {TEST_SECONDS})")
     ap.add_argument("--cpu-limit", type=int, default=Limits.cpu_seconds, help="CPU seconds per run")
     ap.add_argument("--memory-limit", type=int, default=Limits.address_space_gb, help="GiB of address space per run")
     ap.add_argument("--file-limit", type=int, default=Limits.file_size_mb, help="MiB per file a run writes (its log)")
@@ -70,6 +73,11 @@ def parse_args(argv):
     ap.add_argument("--allow-network", action="store_true", help="do not run the tests in a network namespace")
     ap.add_argument("--no-sandbox", action="store_true",
                     help="no bubblewrap (for debugging the grader; the README says what is lost)")
+    return ap
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    ap = build_parser()
     args = ap.parse_args(argv)
     if args.runs < 1 or args.jobs < 1:
         ap.error("--runs and --jobs must be at least 1")
@@ -78,14 +86,16 @@ def parse_args(argv):
     return args
 
 
-def log(text):
+def log(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 
 
-def prepare(args, box, lab, work):
+def prepare(args: argparse.Namespace, box: sandbox.Sandbox, lab: building.Lab,
+            work: str) -> tuple[list[report.Grade], dict[str, str]]:
     """Loads, builds and checks every submission: (grades, binaries by name).
     Whatever goes wrong with one submission is that submission's status."""
-    subs, grades = [], {}
+    subs: list[submission.Submission] = []
+    grades: dict[int, report.Grade] = {}
     for path in args.submissions:
         try:
             sub = submission.load(path)
@@ -95,8 +105,8 @@ def prepare(args, box, lab, work):
             grades[id(sub)] = report.Grade(sub.name, path, "NO-SOURCE", detail)
         subs.append(sub)
     submission.unique_names(subs)
-    binaries = {}
-    todo = []
+    binaries: dict[str, str] = {}
+    todo: list[submission.Submission] = []
     for sub in subs:
         outputs.remove_stale(args, sub.name)   # an earlier grading's files must not mix in
         if id(sub) in grades:
@@ -106,7 +116,7 @@ def prepare(args, box, lab, work):
             grades[id(sub)] = report.Grade(sub.name, sub.path, taken_from=sub.taken_from)
             todo.append(sub)
 
-    def build_one(sub):
+    def build_one(sub: submission.Submission) -> None:
         grade = grades[id(sub)]
         if pool.STOP.is_set():
             grade.status, grade.detail = "INCOMPLETE", "grading was interrupted before this submission was built"
@@ -135,19 +145,22 @@ def prepare(args, box, lab, work):
     return [grades[id(s)] for s in subs], binaries
 
 
-def runner_sandbox(box, binary, args):
+def runner_sandbox(box: sandbox.Sandbox, binary: str, args: argparse.Namespace) -> run.SandboxSpec:
     """What Runner takes: a function that wraps the test's command in bwrap,
     or the prefix of a lesser level."""
     if box.level == "bwrap":
         inside = "/opt/raftlab/raft-tests"
-        return lambda inner, rw=(): box.wrap([inside] + inner[1:], ro=[(binary, inside)], rw=list(rw),
-                                             share_net=args.allow_network, as_pid_1=True)
+
+        def wrap(inner: list[str], rw: Sequence[sandbox.Bind] = ()) -> list[str]:
+            return box.wrap([inside] + inner[1:], ro=[(binary, inside)], rw=list(rw),
+                            share_net=args.allow_network, as_pid_1=True)
+        return wrap
     if box.level == "unshare-net" and not args.allow_network:
         return list(box._unshare)
     return []
 
 
-def main(argv):
+def main(argv: list[str]) -> int:
     args = parse_args(argv)
     pool.catch_interrupts()
     outputs.remove_stale_batch(args)
@@ -168,7 +181,7 @@ def main(argv):
         shutil.rmtree(work, ignore_errors=True)
 
 
-def grade_all(args, box, lab, work):
+def grade_all(args: argparse.Namespace, box: sandbox.Sandbox, lab: building.Lab, work: str) -> int:
     # The test list comes from the skeleton's binary: no submission's code runs to make it.
     try:
         all_tests = catalog.list_tests(lab.trusted_binary)
@@ -197,10 +210,10 @@ def grade_all(args, box, lab, work):
     runners = {name: run.Runner(b, limits, args.wall_limit, runner_sandbox(box, b, args))
                for name, b in binaries.items()}
     jobs = make_jobs(runners, tests, args, work)
-    span = {}   # submission -> (its first run's start, its last run's end)
+    span: dict[str, tuple[float, float]] = {}   # submission -> (its first run's start, its last run's end)
     keeper = outputs.LogKeeper(args.out)
 
-    def on_outcome(job, outcome):
+    def on_outcome(job: pool.Job, outcome: run.Outcome) -> None:
         now = time.monotonic()
         first, _ = span.get(job.tag, (now - outcome.wall_seconds, now))
         span[job.tag] = (min(first, now - outcome.wall_seconds), now)
@@ -208,7 +221,7 @@ def grade_all(args, box, lab, work):
 
     results, interrupted = ([], pool.STOP.is_set()) if not jobs else \
         pool.run_all(jobs, args.jobs, on_outcome, progress.Progress(len(jobs)))
-    by_sub = {}
+    by_sub: dict[str, list[run.Outcome]] = {}
     for job, outcome in results:
         by_sub.setdefault(job.tag, []).append(outcome)
 
@@ -231,7 +244,8 @@ def grade_all(args, box, lab, work):
     return 1 if interrupted else 0
 
 
-def make_jobs(runners, tests, args, work):
+def make_jobs(runners: dict[str, run.Runner], tests: Sequence[str], args: argparse.Namespace,
+              work: str) -> list[pool.Job]:
     """Every run of every test of every submission, round by round, the
     long parts first in each round, each with its own seed. A run's log and
     verdict file live in the grader's work directory (the sandbox, which
@@ -255,9 +269,10 @@ def make_jobs(runners, tests, args, work):
     return jobs
 
 
-if __name__ == "__main__":
-    status = main(sys.argv[1:])
+def command(argv: list[str]) -> int:
+    """tools/grade's main: main, then no signal can change the exit status."""
+    status = main(argv)
     # Every report is written: a signal now must not turn the exit status into a death by signal.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    sys.exit(status)
+    return status

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """raftlog: pretty-print raftlab's debug log, one column per server.
 
 Reads the lines that DPRINTF prints when VERBOSE=1 (see raft/util.h),
@@ -13,8 +12,10 @@ Reads a file or stdin line by line, so it also works on a live pipe:
 
     VERBOSE=1 make test-2A ONLY='t02*' 2>&1 | tools/raftlog
 
-Standard library only. Run `tools/raftlog --help` for the options.
+Standard library only. Run `tools/raftlog --help` for the options. This is
+the module behind the command tools/raftlog (raftlab.raftlog.main).
 """
+from __future__ import annotations
 
 import argparse
 import io
@@ -24,7 +25,7 @@ import shutil
 import sys
 import textwrap
 import zlib
-from collections import namedtuple
+from typing import Iterable, Mapping, NamedTuple, TextIO
 
 # "%06lld %-7.64s S%d <message>": at least six digits of milliseconds, a bare
 # word padded with spaces, S and a server number (S* for the whole test; S-1 in older logs).
@@ -44,7 +45,14 @@ DEFAULT_SERVERS = 3     # before a "make N servers" line says otherwise
 PIPE_WIDTH = 100        # width when stdout is not a terminal
 MIN_COLUMN = 12         # below this a column holds too few words to read
 
-Entry = namedtuple("Entry", "time topic server message")
+
+class Entry(NamedTuple):
+    """One DPRINTF line."""
+    time: str       # milliseconds since the test began, as printed ("001234")
+    topic: str
+    server: int     # -1: the whole test (S*)
+    message: str
+
 
 # ANSI SGR codes. The conventional topics keep the same colour in every run
 # so that students learn them; related topics get related colours.
@@ -70,7 +78,7 @@ PASSED_STYLE = "1;32"
 HANG_STYLE = "1;33"
 
 
-def parse_line(line):
+def parse_line(line: str) -> Entry | None:
     """An Entry for a DPRINTF line, None for any other line."""
     m = DPRINTF_RE.match(line)
     if m is None:
@@ -79,7 +87,7 @@ def parse_line(line):
     return Entry(time, topic, -1 if server in ("*", "-1") else int(server), message or "")
 
 
-def topic_colour(topic):
+def topic_colour(topic: str) -> str:
     """The SGR code for a topic: fixed for the conventional ones, else a hash.
 
     crc32, not hash(): Python randomises str hashes per process, and a
@@ -91,15 +99,15 @@ def topic_colour(topic):
     return OTHER_PALETTE[zlib.crc32(topic.encode()) % len(OTHER_PALETTE)]
 
 
-def split_topics(values):
+def split_topics(values: Iterable[str] | None) -> set[str]:
     """--just/--ignore values (repeated, comma lists) as a set of upper-case topics."""
-    topics = set()
+    topics: set[str] = set()
     for value in values or []:
         topics.update(t.strip().upper() for t in value.split(",") if t.strip())
     return topics
 
 
-def use_colour(choice, is_tty, environ):
+def use_colour(choice: str, is_tty: bool, environ: Mapping[str, str]) -> bool:
     """Whether to emit escape codes for --colour always|never|auto."""
     if choice == "always":
         return True
@@ -113,8 +121,9 @@ def use_colour(choice, is_tty, environ):
 class Printer:
     """Turns input lines into output lines; keeps the column layout between them."""
 
-    def __init__(self, columns=None, width=PIPE_WIDTH, colour=False, topic_width=6,
-                 show_time=True, show_other=True, just=(), ignore=()):
+    def __init__(self, columns: int | None = None, width: int = PIPE_WIDTH, colour: bool = False,
+                 topic_width: int = 6, show_time: bool = True, show_other: bool = True,
+                 just: Iterable[str] = (), ignore: Iterable[str] = ()) -> None:
         self.fixed = columns is not None    # -c given: never change the count
         self.servers = columns or DEFAULT_SERVERS
         self.width = width
@@ -129,18 +138,18 @@ class Printer:
 
     # Layout
 
-    def margin(self):
+    def margin(self) -> int:
         """Characters left of the first column: the timestamp and a space."""
         return self.time_width + 1 if self.show_time else 0
 
-    def column_width(self):
+    def column_width(self) -> int:
         """Width of one server's column, including the space that separates it."""
         return max((self.width - self.margin()) // self.servers, MIN_COLUMN)
 
-    def column_of(self, server):
+    def column_of(self, server: int) -> int:
         return min(server, self.servers - 1)
 
-    def learn_servers(self, entry):
+    def learn_servers(self, entry: Entry) -> None:
         """Adjust the column count to what the log says (unless -c fixed it)."""
         m = MAKE_SERVERS_RE.match(entry.message) if entry.topic == "TEST" else None
         if m:
@@ -155,7 +164,7 @@ class Printer:
 
     # Filters
 
-    def wanted(self, topic):
+    def wanted(self, topic: str) -> bool:
         topic = topic.upper()
         if topic in self.ignore:
             return False
@@ -164,21 +173,21 @@ class Printer:
 
     # Rendering
 
-    def style(self, code, text):
+    def style(self, code: str, text: str) -> str:
         return f"\x1b[{code}m{text}\x1b[0m" if self.colour and text else text
 
-    def stamp(self, time, first):
+    def stamp(self, time: str, first: bool) -> str:
         """The left margin of one output line: the time on the first line only."""
         if not self.show_time:
             return ""
         return (time if first else "").ljust(self.time_width) + " "
 
-    def header(self):
+    def header(self) -> str:
         col = self.column_width()
         names = "".join(f"S{i}".ljust(col) for i in range(self.servers)).rstrip()
         return " " * self.margin() + self.style("1;4", names)
 
-    def render(self, raw):
+    def render(self, raw: str) -> list[str]:
         """The output lines (without newlines) for one input line."""
         line = ANSI_RE.sub("", raw.rstrip("\r\n"))
         entry = parse_line(line)
@@ -198,7 +207,7 @@ class Printer:
             self.need_header = False
         return out + self.render_cell(entry)
 
-    def render_cell(self, entry):
+    def render_cell(self, entry: Entry) -> list[str]:
         """A server's line, wrapped inside its column."""
         col = self.column_of(entry.server)
         if entry.topic == "TEST":
@@ -212,7 +221,7 @@ class Printer:
         return [self.stamp(entry.time, i == 0) + indent + self.style(code, text)
                 for i, text in enumerate(lines)]
 
-    def render_wide(self, entry):
+    def render_wide(self, entry: Entry) -> list[str]:
         """A line about no one server (S*): across the full width."""
         room = self.width - self.margin()
         if entry.topic != "TEST":
@@ -234,7 +243,7 @@ class Printer:
             out.append(self.stamp(entry.time, i == 0) + self.style(code, text))
         return out
 
-    def render_other(self, line):
+    def render_other(self, line: str) -> list[str]:
         """A line that is not DPRINTF's: passed through, the important ones marked."""
         if TEST_TITLE_RE.match(line):
             # A new test: a blank line and a banner, easy to find when scrolling.
@@ -249,11 +258,11 @@ class Printer:
             return [self.style(HANG_STYLE, line)]
         return [line]
 
-    def label(self, topic):
+    def label(self, topic: str) -> str:
         return topic.ljust(self.topic_width) + " " if self.topic_width > 0 else ""
 
 
-def wrap(text, width, indent):
+def wrap(text: str, width: int, indent: int) -> list[str]:
     """text in lines of at most width, continuation lines indented by indent.
 
     The indent lines wrapped words up under the message rather than the
@@ -281,7 +290,7 @@ FAIL). Lines that are not DPRINTF's are passed through unchanged.
 """
 
 
-def parse_args(argv):
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         prog="raftlog", description="Pretty-print a raftlab debug log (VERBOSE=1) "
         "with one column per server and a colour per topic.",
@@ -307,29 +316,29 @@ def parse_args(argv):
     return p.parse_args(argv)
 
 
-def positive(text):
+def positive(text: str) -> int:
     value = int(text)
     if value <= 0:
         raise argparse.ArgumentTypeError(f"must be positive: {text}")
     return value
 
 
-def output_width(args, is_tty):
+def output_width(args: argparse.Namespace, is_tty: bool) -> int:
     if args.width:
-        return args.width
+        return int(args.width)
     if is_tty:
         return shutil.get_terminal_size((PIPE_WIDTH, 24)).columns
     return PIPE_WIDTH
 
 
-def open_input(name):
+def open_input(name: str) -> TextIO:
     # errors="replace": a stray byte from a crashing test must not stop the reader.
     if name == "-":
         return io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors="replace")
     return open(name, encoding="utf-8", errors="replace")
 
 
-def main(argv=None):
+def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     is_tty = sys.stdout.isatty()
     try:
@@ -337,7 +346,8 @@ def main(argv=None):
     except OSError as e:
         print(f"raftlog: {args.file}: {e.strerror}", file=sys.stderr)
         return 1
-    sys.stdout.reconfigure(errors="replace")    # » on a terminal that lacks it
+    if isinstance(sys.stdout, io.TextIOWrapper):
+        sys.stdout.reconfigure(errors="replace")    # » on a terminal that lacks it
     printer = Printer(columns=args.columns, width=output_width(args, is_tty),
                       colour=use_colour(args.colour, is_tty, os.environ),
                       topic_width=args.topic_width, show_time=not args.no_time,
@@ -356,7 +366,3 @@ def main(argv=None):
     except KeyboardInterrupt:
         return 130
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

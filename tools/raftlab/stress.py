@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """stress: run tests of your Raft many times, several at once, to find the
 failures that happen once in a hundred runs.
 
@@ -20,6 +19,8 @@ time under a scheduler seeded from the run's seed, virtual time): much
 faster, and every failure replays exactly with the command kept beside its
 log. --strategy pct explores with PCT instead of uniform random choice.
 """
+from __future__ import annotations
+
 import argparse
 import hashlib
 import json
@@ -28,19 +29,19 @@ import random
 import re
 import shutil
 import sys
+from typing import Any, Sequence
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(ROOT, "tools"))
+from .run import build, catalog, pool, progress, run, stats
+from .run.limits import Limits
+from .run.paths import LAB_ROOT as ROOT, shown_path
 
-from raftrun import build, catalog, pool, progress, run, stats  # noqa: E402
-from raftrun.limits import Limits  # noqa: E402
-from raftrun.paths import shown_path  # noqa: E402
+DOC = __doc__ or ""
 
 
-def parse_args(argv):
-    ap = argparse.ArgumentParser(prog="tools/stress", description=__doc__.split("\n\n")[0],
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(prog="tools/stress", description=DOC.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter,
-                                 epilog="\n\n".join(__doc__.split("\n\n")[1:]))
+                                 epilog="\n\n".join(DOC.split("\n\n")[1:]))
     ap.add_argument("target", help="a part (2C), parts (2A,2B), or tests (2C/t04_figure8, figure8)")
     ap.add_argument("-n", "--runs", type=int, default=100, help="runs of each test (default 100)")
     ap.add_argument("-j", "--jobs", type=int, default=4, help="runs at once (default 4)")
@@ -59,17 +60,17 @@ def parse_args(argv):
     return args
 
 
-def state_dir(target):
+def state_dir(target: str) -> str:
     name = re.sub(r"[^A-Za-z0-9_.-]+", "_", target).strip("_") or "all"
     return os.path.join(ROOT, "build", "stress", name)
 
 
-def file_digest(path):
+def file_digest(path: str) -> str:
     with open(path, "rb") as f:
         return hashlib.sha256(f.read()).hexdigest()
 
 
-def load_earlier(directory, meta):
+def load_earlier(directory: str, meta: dict[str, Any]) -> list[run.Outcome]:
     """Earlier finished runs of the same tests and the same raft.c, or []."""
     try:
         with open(os.path.join(directory, "meta.json")) as f:
@@ -88,7 +89,7 @@ def load_earlier(directory, meta):
     return earlier
 
 
-def main(argv):
+def main(argv: list[str]) -> int:
     args = parse_args(argv)
     pool.catch_interrupts()
     raft_c = os.path.join(ROOT, args.raft, "raft.c")
@@ -101,7 +102,7 @@ def main(argv):
         sys.exit(f"stress: {shown_path(raft_c)} does not build:\n{err.summary}")
     try:
         tests = catalog.select(catalog.list_tests(binary), patterns=catalog.parse_target(args.target))
-    except catalog.SelectionError as err:
+    except (catalog.CatalogError, catalog.SelectionError) as err:
         sys.exit(f"stress: {err}")
 
     # Simulated runs are kept apart from real-time ones (and per strategy).
@@ -114,7 +115,7 @@ def main(argv):
     with open(os.path.join(directory, "meta.json"), "w") as f:
         json.dump(meta, f)
 
-    done = {t: 0 for t in tests}
+    done = {t: 0 for t in tests}   # runs of each test already finished
     for o in earlier:
         done[o.test] = done.get(o.test, 0) + 1
     rng = random.Random(args.seed)
@@ -125,7 +126,8 @@ def main(argv):
         for t in tests:
             if k >= done[t]:
                 seed = rng.getrandbits(63)
-                jobs.append(pool.Job(runner, t, seed, os.path.join(directory, "logs", f"{t.replace('/', '-')}-{seed}.log")))
+                log = os.path.join(directory, "logs", f"{t.replace('/', '-')}-{seed}.log")
+                jobs.append(pool.Job(runner, t, seed, log))
     if earlier:
         print(f"stress: resuming: {len(earlier)} runs already done, {len(jobs)} to go "
               f"(--fresh to start over)", file=sys.stderr)
@@ -134,7 +136,7 @@ def main(argv):
 
     record = open(os.path.join(directory, "runs.jsonl"), "a")
 
-    def on_outcome(job, outcome):
+    def on_outcome(job: pool.Job, outcome: run.Outcome) -> None:
         if outcome.passed:
             os.remove(outcome.log_path)
             outcome.log_path = ""
@@ -148,7 +150,8 @@ def main(argv):
     return 1 if interrupted or any(not o.passed for o in outcomes) else 0
 
 
-def report(tests, outcomes, directory, args, interrupted):
+def report(tests: Sequence[str], outcomes: Sequence[run.Outcome], directory: str, args: argparse.Namespace,
+           interrupted: bool) -> None:
     table = stats.collect(tests, outcomes)
     print()
     print(stats.pass_rate_table(table))
@@ -164,7 +167,3 @@ def report(tests, outcomes, directory, args, interrupted):
     if interrupted:
         print(f"\ninterrupted: run the same command again to resume ({total} of "
               f"{len(tests) * args.runs} runs done)")
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))

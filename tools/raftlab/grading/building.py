@@ -8,11 +8,13 @@
                 headers and of that one file, nothing else), with a timeout
                 and limits (CPU, memory, file size), stdin /dev/null; check
                 raft.o, its headers and its preprocessed source
-                (raftrun.objcheck); link it, in the sandbox too, with the
+                (raftlab.run.objcheck); link it, in the sandbox too, with the
                 trusted objects. Raises BuildError or Refused.
 Everything a sandbox wrote is taken only if it is a regular file (never a
 link), and copied before use.
 """
+from __future__ import annotations
+
 import os
 import re
 import shlex
@@ -22,7 +24,10 @@ import stat
 import subprocess
 import time
 
-from raftrun import limits as limits_mod, objcheck
+from typing import Sequence
+
+from ..run import limits as limits_mod, objcheck
+from ..run.sandbox import Bind, Sandbox
 
 BUILD_TIMEOUT = 120              # seconds for one compile or link
 BUILD_LIMITS = limits_mod.Limits(cpu_seconds=60, address_space_gb=4, file_size_mb=64, processes=4096)
@@ -36,25 +41,27 @@ BUILD_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "LC_ALL"
 
 
 class BuildError(Exception):
-    def __init__(self, summary, log=""):
+    def __init__(self, summary: str, log: str = "") -> None:
         super().__init__(summary)
         self.summary, self.log = summary, log
 
 
 class Refused(Exception):
     """raft.o breaks a rule: problems, one line each."""
-    def __init__(self, problems):
+    def __init__(self, problems: list[str]) -> None:
         super().__init__(problems[0])
         self.problems = problems
 
 
 class Lab:
     """What prepare_lab found: flags, objects, the trusted binary, headers."""
-    def __init__(self, root, flags, trusted_binary, headers):
+    def __init__(self, root: str, flags: dict[str, list[str]], trusted_binary: str, headers: str,
+                 objdir: str) -> None:
         self.root, self.flags, self.trusted_binary, self.headers = root, flags, trusted_binary, headers
+        self.objdir = objdir   # the objects the link needs, readable by the sandbox's uid
 
 
-def _make(root, args, timeout=1800):
+def _make(root: str, args: list[str], timeout: float = 1800) -> tuple[int, str]:
     env = dict(os.environ)
     for var in ("SAN", "VALGRIND", "CC", "CFLAGS", "RAFT", "LDFLAGS", "LDLIBS", "RAFT_CPPFLAGS"):
         env.pop(var, None)
@@ -63,7 +70,7 @@ def _make(root, args, timeout=1800):
     return proc.returncode, (proc.stdout + proc.stderr).decode("utf-8", "replace")
 
 
-def prepare_lab(root, work):
+def prepare_lab(root: str, work: str) -> Lab:
     """Builds the trusted parts; raises BuildError when the lab itself does not build."""
     code, log = _make(root, ["-j2", "RAFT=raft", "raft-bin"])
     if code != 0:
@@ -72,7 +79,7 @@ def prepare_lab(root, work):
     code2, binary = _make(root, ["-s", "RAFT=raft", "print-raft-bin"])
     if code or code2:
         raise BuildError("make print-raft-build failed", out + binary)
-    flags = {}
+    flags: dict[str, list[str]] = {}
     for line in out.splitlines():
         key, sep, value = line.partition("=")
         if sep:
@@ -97,12 +104,10 @@ def prepare_lab(root, work):
                 os.chmod(os.path.join(headers, d, name), 0o644)
         os.chmod(os.path.join(headers, d), 0o755)
     os.chmod(headers, 0o755)
-    lab = Lab(root, flags, os.path.join(root, binary.strip()), headers)
-    lab.objdir = objdir
-    return lab
+    return Lab(root, flags, os.path.join(root, binary.strip()), headers, objdir)
 
 
-def _private_dir(path, owner=-1):
+def _private_dir(path: str, owner: int = -1) -> str:
     os.makedirs(path, exist_ok=True)
     os.chmod(path, 0o755)
     if owner >= 0:
@@ -110,14 +115,14 @@ def _private_dir(path, owner=-1):
     return path
 
 
-def capped(data, cap=OUTPUT_CAP):
+def capped(data: bytes, cap: int = OUTPUT_CAP) -> str:
     """Head and tail of data (bytes) as text, decoded with replacement."""
     if len(data) > cap:
         data = data[: cap // 2] + b"\n[... %d bytes cut ...]\n" % (len(data) - cap) + data[-cap // 2:]
     return data.decode("utf-8", "replace")
 
 
-def read_capped(path, cap=OUTPUT_CAP):
+def read_capped(path: str, cap: int = OUTPUT_CAP) -> str:
     """A file's head and tail, at a cost that does not grow with its size."""
     try:
         with open(path, "rb") as f:
@@ -133,7 +138,8 @@ def read_capped(path, cap=OUTPUT_CAP):
             + tail.decode("utf-8", "replace"))
 
 
-def run_sandboxed(box, argv, ro, rw, cwd, log_path, timeout=None, limits=BUILD_LIMITS):
+def run_sandboxed(box: Sandbox, argv: Sequence[str], ro: Sequence[Bind], rw: Sequence[Bind], cwd: str, log_path: str,
+                  timeout: float | None = None, limits: limits_mod.Limits = BUILD_LIMITS) -> tuple[int, str, str]:
     """Runs argv in the sandbox with limits and a timeout, output to
     log_path; returns (exit status, output head and tail, what stopped it)."""
     timeout = timeout or BUILD_TIMEOUT
@@ -160,7 +166,7 @@ def run_sandboxed(box, argv, ro, rw, cwd, log_path, timeout=None, limits=BUILD_L
     return code, read_capped(log_path), stopped
 
 
-def take_file(path, dest, cap=OBJECT_CAP):
+def take_file(path: str, dest: str, cap: int = OBJECT_CAP) -> str:
     """Copies a file a sandbox wrote, only when it is a regular file (not a
     link) no larger than cap; returns dest, or raises BuildError."""
     try:
@@ -182,7 +188,7 @@ def take_file(path, dest, cap=OBJECT_CAP):
     return dest
 
 
-def build(box, lab, work, name, source):
+def build(box: Sandbox, lab: Lab, work: str, name: str, source: bytes) -> tuple[str, float]:
     """The test binary of one submission (its path), built and checked;
     raises BuildError or Refused."""
     top = _private_dir(os.path.join(work, "subs", name))
@@ -244,15 +250,15 @@ def build(box, lab, work, name, source):
 DIAGNOSTIC = re.compile(r"^(?:In file included from |\s+from )?(/[^:\s]+|[^:\s/][^:\s]*):\d+(?::\d+)?[:,]")
 
 
-def redact(log, allowed):
+def redact(log: str, allowed: Sequence[str]) -> str:
     """The compiler's output without what it quotes of a file a submission
     may not include (outside the sandbox's view, an #include of a secret
     file would have its lines quoted in the errors the student sees): every
     diagnostic located in such a file, with its quoted lines, becomes one
     line naming the file."""
-    from raftrun import objcheck
     ok_prefixes = tuple(allowed) + objcheck.SYSTEM_HEADER_PREFIXES
-    out, hiding = [], False
+    out: list[str] = []
+    hiding = False
     for line in log.splitlines():
         m = DIAGNOSTIC.match(line)
         if m:
@@ -271,7 +277,7 @@ def redact(log, allowed):
     return "\n".join(out)
 
 
-def first_errors(log, limit=12):
+def first_errors(log: str, limit: int = 12) -> str:
     """The compiler's first error lines, or the log's last lines."""
     lines = log.splitlines()
     for i, line in enumerate(lines):

@@ -2,8 +2,13 @@
 against the schema Gradescope documents (top-level score, execution_time,
 output, visibility, tests[]; each test with name, score, max_score, status,
 output, visibility ...), so that an upload is never rejected."""
+from __future__ import annotations
+
 import json
 import numbers
+from typing import Any, Mapping
+
+from .report import Grade
 
 VISIBILITIES = ("hidden", "after_due_date", "after_published", "visible")
 TOP_KEYS = {"score": numbers.Real, "execution_time": numbers.Real, "output": str,
@@ -16,19 +21,20 @@ TEST_KEYS = {"score": numbers.Real, "max_score": numbers.Real, "status": str, "n
 FORMATS = ("text", "html", "simple_format", "md", "ansi")
 
 
-def results(grade, policy_text):
+def results(grade: Grade, policy_text: str) -> dict[str, Any]:
     """results.json's content for one graded submission (grade: report.Grade)."""
-    doc = {
+    tests: list[dict[str, Any]] = []
+    doc: dict[str, Any] = {
         "score": grade.score,
         "execution_time": round(grade.wall_seconds, 1),
         "output": grade.summary_text(policy_text),
         "output_format": "text",
         "visibility": "visible",
         "stdout_visibility": "hidden",
-        "tests": [],
+        "tests": tests,
     }
     for i, row in enumerate(grade.rows, 1):
-        doc["tests"].append({
+        tests.append({
             "name": row.name,
             "number": f"{row.part}.{i}",
             "score": row.score,
@@ -41,7 +47,7 @@ def results(grade, policy_text):
     return doc
 
 
-def problems(doc):
+def problems(doc: object) -> list[str]:
     """What is wrong with doc as a Gradescope results.json ([] when nothing)."""
     errs = []
     if not isinstance(doc, dict):
@@ -64,11 +70,11 @@ def problems(doc):
     return errs
 
 
-def _is_number(v):
+def _is_number(v: object) -> bool:
     return isinstance(v, numbers.Real) and not isinstance(v, bool)
 
 
-def _check_keys(obj, allowed, where):
+def _check_keys(obj: dict[str, Any], allowed: Mapping[str, type], where: str) -> list[str]:
     errs = []
     for key, value in obj.items():
         if key not in allowed:
@@ -86,7 +92,7 @@ def _check_keys(obj, allowed, where):
     return errs
 
 
-def check_file(path):
+def check_file(path: str) -> list[str]:
     try:
         with open(path) as f:
             doc = json.load(f)

@@ -2,18 +2,24 @@
 written atomically (a temporary file beside it, then os.replace), the
 stale ones of an earlier grading removed before anything runs, failing
 logs kept with caps (a log's head and tail; a total per submission)."""
+from __future__ import annotations
+
+import argparse
+import io
 import json
 import os
 import shutil
 import tempfile
+from typing import Sequence
 
+from ..run.run import Outcome
 from . import gradescope, report
 
 LOG_KEEP_CAP = 1 << 20            # bytes of a failing log's head, and of its tail, kept
 SUBMISSION_LOG_CAP = 32 << 20     # bytes of failing logs kept per submission
 
 
-def save(path, text):
+def save(path: str, text: str) -> None:
     """Writes text to path atomically: readers see the old file or the new one."""
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
@@ -29,27 +35,27 @@ def save(path, text):
         raise
 
 
-def _remove(path):
+def _remove(path: str) -> None:
     if os.path.islink(path) or os.path.isfile(path):
         os.remove(path)
     elif os.path.isdir(path):
         shutil.rmtree(path, ignore_errors=True)
 
 
-def json_path(args, name):
+def json_path(args: argparse.Namespace, name: str) -> str | None:
     if not args.json:
         return None
     return os.path.join(args.json, name + ".json") if len(args.submissions) > 1 else args.json
 
 
-def remove_stale_batch(args):
+def remove_stale_batch(args: argparse.Namespace) -> None:
     """The batch's CSV (and a single results.json) of an earlier grading."""
     for path in (args.csv, args.json if len(args.submissions) == 1 else None):
         if path and (os.path.isfile(path) or os.path.islink(path)):
             os.remove(path)
 
 
-def remove_stale(args, name):
+def remove_stale(args: argparse.Namespace, name: str) -> None:
     """A submission's files of an earlier grading: its directory, its JSON."""
     _remove(os.path.join(args.out, name))
     path = json_path(args, name)
@@ -57,20 +63,20 @@ def remove_stale(args, name):
         _remove(path)
 
 
-def write_all(grade, policy_text, args):
+def write_all(grade: report.Grade, policy_text: str, args: argparse.Namespace) -> None:
     out_dir = os.path.join(args.out, grade.name)
     text = report.text_report(grade, policy_text, out_dir)
     print(text, flush=True)
     save(os.path.join(out_dir, "report.txt"), text + "\n")
     body = json.dumps(gradescope.results(grade, policy_text), indent=2) + "\n"
     save(os.path.join(out_dir, "results.json"), body)
-    if args.json:
-        save(json_path(args, grade.name), body)
+    path = json_path(args, grade.name)
+    if path:
+        save(path, body)
     shutil.rmtree(os.path.join(out_dir, "runs"), ignore_errors=True)   # every log was kept or removed
 
 
-def write_csv(path, grades):
-    import io
+def write_csv(path: str, grades: Sequence[report.Grade]) -> None:
     buf = io.StringIO(newline="")
     report.write_csv_to(buf, grades)
     save(path, buf.getvalue())
@@ -81,11 +87,11 @@ class LogKeeper:
     submission; removes the others. Never raises: a log it cannot keep is
     said so in the outcome's log path, and the run's verdict stands."""
 
-    def __init__(self, out):
+    def __init__(self, out: str) -> None:
         self.out = out
-        self.kept = {}   # submission -> bytes kept
+        self.kept: dict[str, int] = {}   # submission -> bytes kept
 
-    def keep_if_failed(self, tag, outcome):
+    def keep_if_failed(self, tag: str, outcome: Outcome) -> None:
         path = outcome.log_path
         try:
             if outcome.passed:
@@ -111,7 +117,7 @@ class LogKeeper:
                 pass
 
 
-def copy_capped(src, dest, cap=LOG_KEEP_CAP):
+def copy_capped(src: str, dest: str, cap: int = LOG_KEEP_CAP) -> int:
     """Copies src's head and tail (cap bytes each) to dest; returns the
     bytes written. Reads at most 2 × cap bytes whatever src's size."""
     fd = os.open(src, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_NONBLOCK", 0))

@@ -1,11 +1,18 @@
 """A graded submission (Grade), its text report and its CSV row."""
+from __future__ import annotations
+
 import csv
 from dataclasses import dataclass, field
+from typing import Literal, Sequence, TextIO
 
-from raftrun import catalog, stats
-from raftrun.paths import shown_path
+from ..run import catalog, stats
+from ..run.paths import shown_path
+from ..run.policy import LAB_BUDGET_SECONDS, PARTS
 
-LAB_BUDGET_SECONDS = 600   # the whole lab, one run of every test, as in 6.824
+# A submission's status: OK (graded), or why it was not, or not wholly.
+Status = Literal["OK", "BUILD-ERROR", "REFUSED", "NO-SOURCE", "GRADER-ERROR", "INCOMPLETE"]
+# The statuses of a submission whose tests never ran: it scores 0.
+NOT_RUN: tuple[Status, ...] = ("BUILD-ERROR", "NO-SOURCE", "REFUSED", "GRADER-ERROR")
 
 
 @dataclass
@@ -16,16 +23,16 @@ class TestRow:
     stats: stats.TestStats
 
     @property
-    def part(self):
+    def part(self) -> str:
         return catalog.part_of(self.test)
 
     @property
-    def name(self):
+    def name(self) -> str:
         title = f" ({self.stats.title})" if self.stats.title else ""
         return f"{self.part} {self.test.split('/', 1)[1]}{title}"
 
     @property
-    def output(self):
+    def output(self) -> str:
         s = self.stats
         text = f"{s.passes}/{s.runs} runs passed; {s.time_text()} s per run"
         if s.failures:
@@ -39,39 +46,39 @@ class TestRow:
 class Grade:
     name: str
     path: str
-    status: str = "OK"            # OK, BUILD-ERROR, REFUSED, NO-SOURCE, GRADER-ERROR, INCOMPLETE
+    status: Status = "OK"
     detail: str = ""              # the compiler's errors, what was refused, or what was missing
-    rows: list = field(default_factory=list)
+    rows: list[TestRow] = field(default_factory=list)
     wall_seconds: float = 0.0     # from this submission's first run to its last
     all_tests: bool = True        # every test of the lab was run (the budget applies)
     taken_from: str = ""          # the file of the submission that was graded
 
     @property
-    def score(self):
+    def score(self) -> float:
         return round(sum(r.score for r in self.rows), 2)
 
     @property
-    def max_score(self):
+    def max_score(self) -> float:
         return round(sum(r.max_points for r in self.rows), 2)
 
-    def part_scores(self):
-        parts = {}
+    def part_scores(self) -> dict[str, tuple[float, float]]:
+        parts: dict[str, tuple[float, float]] = {}
         for r in self.rows:
             got, most = parts.get(r.part, (0, 0))
             parts[r.part] = (round(got + r.score, 2), round(most + r.max_points, 2))
         return parts
 
-    def lab_seconds(self):
+    def lab_seconds(self) -> float:
         """One run of the whole lab: the sum of the tests' mean times."""
         return sum(sum(r.stats.wall) / len(r.stats.wall) for r in self.rows if r.stats.wall)
 
-    def over_budget(self):
+    def over_budget(self) -> bool:
         return self.all_tests and self.status == "OK" and self.lab_seconds() > LAB_BUDGET_SECONDS
 
-    def grader_errors(self):
+    def grader_errors(self) -> int:
         return sum(r.stats.classes.get("GRADER-ERROR", 0) for r in self.rows)
 
-    def summary_text(self, policy_text):
+    def summary_text(self, policy_text: str) -> str:
         lines = [f"{self.name}: {self.score:g}/{self.max_score:g} points", policy_text]
         if self.taken_from:
             lines.append(f"graded: {self.taken_from} of {self.path}")
@@ -92,9 +99,9 @@ class Grade:
         return "\n".join(lines)
 
 
-def text_report(grade, policy_text, out_dir=None):
+def text_report(grade: Grade, policy_text: str, out_dir: str | None = None) -> str:
     lines = ["", f"=== {grade.name} ({grade.path}) ==="]
-    if grade.status in ("BUILD-ERROR", "NO-SOURCE", "REFUSED", "GRADER-ERROR"):
+    if grade.status in NOT_RUN:
         lines += [f"{grade.status}: 0/{grade.max_score:g} points", grade.detail]
         if grade.taken_from:
             lines.append(f"graded: {grade.taken_from} of {grade.path}")
@@ -117,17 +124,12 @@ def text_report(grade, policy_text, out_dir=None):
     return "\n".join(lines)
 
 
-CSV_FIELDS = ["submission", "status", "score", "max_score", "2A", "2B", "2C", "2D",
+CSV_FIELDS = ["submission", "status", "score", "max_score", *PARTS,
               "runs", "failed_runs", "lab_seconds", "over_budget", "path"]
 
 
-def write_csv(path, grades):
-    """The CSV at path (atomically: grading/gradelib/outputs.py)."""
-    from .outputs import write_csv as atomic
-    atomic(path, grades)
-
-
-def write_csv_to(f, grades):
+def write_csv_to(f: TextIO, grades: Sequence[Grade]) -> None:
+    """The CSV, one row per submission (outputs.write_csv writes the file)."""
     w = csv.DictWriter(f, fieldnames=CSV_FIELDS)
     w.writeheader()
     for g in grades:
@@ -135,7 +137,7 @@ def write_csv_to(f, grades):
         runs = sum(r.stats.runs for r in g.rows)
         w.writerow({
             "submission": g.name, "status": g.status, "score": g.score, "max_score": g.max_score,
-            **{p: parts[p][0] if p in parts else "" for p in catalog.PARTS},
+            **{p: parts[p][0] if p in parts else "" for p in PARTS},
             "runs": runs, "failed_runs": sum(len(r.stats.failures) for r in g.rows),
             "lab_seconds": round(g.lab_seconds(), 1) if g.rows else "",
             "over_budget": "yes" if g.over_budget() else "no", "path": g.path,

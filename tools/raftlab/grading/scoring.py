@@ -6,11 +6,17 @@ Policies, printed in every report:
 Under both, a SAFETY failure in any run scores 0 for that test: a Raft that
 ever loses or reorders a committed entry is wrong, however rarely.
 """
+from __future__ import annotations
+
 import json
+from typing import Literal, Sequence, get_args
 
-POLICIES = ("all-or-nothing", "proportional")
+from ..run.stats import TestStats
 
-POLICY_TEXT = {
+Policy = Literal["all-or-nothing", "proportional"]
+POLICIES: tuple[Policy, ...] = get_args(Policy)
+
+POLICY_TEXT: dict[Policy, str] = {
     "all-or-nothing": "a test earns its points only when all of its runs pass",
     "proportional": "a test earns its points times the fraction of its runs that pass",
 }
@@ -20,7 +26,7 @@ class PointsError(Exception):
     pass
 
 
-def load_points(path, tests):
+def load_points(path: str, tests: Sequence[str]) -> tuple[dict[str, float], list[str]]:
     """{test: points} for every test of the binary; raises PointsError for a
     test named in the file that does not exist (a typo would otherwise
     silently drop points). Returns (points, warnings)."""
@@ -40,12 +46,12 @@ def load_points(path, tests):
     return {t: table.get(t, 0) for t in tests}, warnings
 
 
-def policy_statement(policy, runs):
+def policy_statement(policy: Policy, runs: int) -> str:
     return (f"Scoring policy '{policy}': {POLICY_TEXT[policy]} ({runs} run(s) per test); "
             "a SAFETY failure in any run scores 0 for that test.")
 
 
-def score(test_stats, max_points, policy):
+def score(test_stats: TestStats, max_points: float, policy: Policy) -> float:
     """The points a test earns from its runs' statistics."""
     if test_stats.runs == 0 or test_stats.classes.get("SAFETY"):
         return 0

@@ -4,12 +4,15 @@ Only raft.c is taken from it; every other file is ignored, so editing the
 tests or the harness cannot change a grade. Archives are read in memory,
 never unpacked, so a hostile archive cannot write anywhere.
 """
+from __future__ import annotations
+
 import os
 import re
 import stat
 import tarfile
 import zipfile
 from dataclasses import dataclass
+from typing import Sequence
 
 MAX_SOURCE_BYTES = 4 << 20
 ARCHIVE_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz", ".zip")
@@ -27,7 +30,7 @@ class Submission:
     taken_from: str = ""   # which file inside it was used
 
 
-def load(path):
+def load(path: str) -> Submission:
     """The submission at path with its raft.c read; raises SubmissionError.
     Inside a submission, nothing on the way to raft.c may be a symbolic
     link, and raft.c must be a regular file: a link could point at the
@@ -55,7 +58,7 @@ def load(path):
     raise SubmissionError(f"{path}: not a raft.c, a directory or an archive ({', '.join(ARCHIVE_SUFFIXES)})")
 
 
-def _no_links(top, rel):
+def _no_links(top: str, rel: str) -> None:
     parts = rel.split("/")
     for i in range(1, len(parts) + 1):
         here = os.path.join(top, *parts[:i])
@@ -63,14 +66,14 @@ def _no_links(top, rel):
             raise SubmissionError(f"{here}: not a regular file (a symbolic link)")
 
 
-def _regular(path):
+def _regular(path: str) -> os.stat_result:
     st = os.lstat(path)
     if not stat.S_ISREG(st.st_mode):
         raise SubmissionError(f"{path}: not a regular file")
     return st
 
 
-def base_name(path):
+def base_name(path: str) -> str:
     """The submission's name: alice/raft.c -> alice, alice/ -> alice,
     alice.tar.gz -> alice."""
     path = os.path.normpath(os.path.abspath(path))
@@ -87,7 +90,7 @@ def base_name(path):
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", base).strip("._") or "submission"
 
 
-def unique_names(submissions):
+def unique_names(submissions: Sequence[Submission]) -> None:
     """Makes the names unique (whatever the batch: a name that looks like
     another's suffixed one, names equal but for case)."""
     taken = set()
@@ -100,7 +103,7 @@ def unique_names(submissions):
         sub.name = name
 
 
-def _read_file(path):
+def _read_file(path: str) -> bytes:
     """A regular file's bytes, opened without following a link and without
     blocking (a FIFO or a device is refused, never read)."""
     try:
@@ -116,7 +119,7 @@ def _read_file(path):
         return f.read(MAX_SOURCE_BYTES + 1)[:MAX_SOURCE_BYTES]
 
 
-def _pick(names):
+def _pick(names: Sequence[str]) -> str | None:
     """The archive member to take: the shallowest raft/raft.c, else the
     shallowest raft.c."""
     for wanted in ("raft/raft.c", "raft.c"):
@@ -126,7 +129,7 @@ def _pick(names):
     return None
 
 
-def _from_archive(path):
+def _from_archive(path: str) -> tuple[str, bytes]:
     try:
         if path.endswith(".zip"):
             with zipfile.ZipFile(path) as z:
@@ -150,6 +153,9 @@ def _from_archive(path):
             members = every
             if members[name].size > MAX_SOURCE_BYTES:
                 raise SubmissionError(f"{path}: {name} is larger than {MAX_SOURCE_BYTES >> 20} MiB")
-            return name, t.extractfile(members[name]).read()
+            data = t.extractfile(members[name])
+            if data is None:
+                raise SubmissionError(f"{path}: {name} is not a regular file")
+            return name, data.read()
     except (tarfile.TarError, zipfile.BadZipFile, EOFError, OSError) as err:
         raise SubmissionError(f"{path}: cannot read the archive: {err}")

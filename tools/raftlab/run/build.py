@@ -6,19 +6,21 @@ RAFT=<that directory>: everything but that one file is this tree's own
 framework and harness, and the framework's objects are shared by every
 submission.
 """
+from __future__ import annotations
+
 import os
 import re
 import subprocess
 
 
 class BuildError(Exception):
-    def __init__(self, summary, log):
+    def __init__(self, summary: str, log: str) -> None:
         super().__init__(summary)
         self.summary = summary
         self.log = log
 
 
-def stage(root, name, source_bytes):
+def stage(root: str, name: str, source_bytes: bytes) -> str:
     """Writes the submission's raft.c under build/submissions/<name>/;
     returns the directory, relative to root (what RAFT= takes)."""
     rel = os.path.join("build", "submissions", name)
@@ -34,7 +36,7 @@ def stage(root, name, source_bytes):
     return rel
 
 
-def build(root, raft_dir, env_overrides=None, jobs=2):
+def build(root: str, raft_dir: str, env_overrides: dict[str, str] | None = None, jobs: int = 2) -> str:
     """make the test binary of RAFT=raft_dir; returns its absolute path.
     Raises BuildError with the compiler's first errors."""
     env = dict(os.environ)
@@ -51,7 +53,7 @@ def build(root, raft_dir, env_overrides=None, jobs=2):
     return os.path.join(root, path)
 
 
-def first_errors(log, limit=12):
+def first_errors(log: str, limit: int = 12) -> str:
     """The compiler's first error lines (with their context lines), or the
     log's last lines when no line looks like an error."""
     lines = log.splitlines()

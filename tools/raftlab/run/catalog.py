@@ -2,49 +2,81 @@
 
 A test is named by its part and Criterion name, "2C/t04_figure8"; its
 Criterion filter is "raft2C/t04_figure8". The list comes from the binary
-itself (--list), so it can never disagree with what will run.
+itself, so it can never disagree with what will run: `--lab-info` prints
+the lab's policy and its tests as JSON (tests/harness_info.c).
 """
-import fnmatch
-import re
-import subprocess
+from __future__ import annotations
 
-PARTS = ("2A", "2B", "2C", "2D")
+import fnmatch
+import json
+import subprocess
+from typing import Any, Sequence
+
+from .policy import PARTS
+
+INFO_SCHEMA = 1   # the "schema" of --lab-info's JSON that this reads
 
 
 class SelectionError(Exception):
     """A part or pattern that matches no test."""
 
 
-def list_tests(binary):
-    """The binary's tests, in the lab's order: ["2A/t01_initial_election", ...]."""
-    out = subprocess.run([binary, "--list"], capture_output=True, text=True,
-                         timeout=60, check=True).stdout
-    return parse_list(out)
+class CatalogError(Exception):
+    """The binary's --lab-info could not be run or read."""
 
 
-def parse_list(out):
-    """Criterion's --list output ("raft2A: 3 tests" and a tree of names)."""
-    tests, suite = [], None
-    for line in out.splitlines():
-        header = re.match(r"^raft(2[A-D]): \d+ tests?", line)
-        if header:
-            suite = header.group(1)
-            continue
-        leaf = re.match(r"^[\u2502 ]*[\u251c\u2514]\u2500\u2500 (\S+)", line)
-        if leaf and suite:
-            tests.append(suite + "/" + leaf.group(1))
-    return sorted(tests, key=lambda t: (PARTS.index(t[:2]), t))
+def lab_info(binary: str) -> dict[str, Any]:
+    """The binary's --lab-info, checked (parse_info). Raises CatalogError."""
+    try:
+        proc = subprocess.run([binary, "--lab-info"], capture_output=True, text=True, timeout=60,
+                              stdin=subprocess.DEVNULL)
+    except (OSError, subprocess.SubprocessError) as err:
+        raise CatalogError(f"{binary} --lab-info: {err}") from err
+    if proc.returncode != 0:
+        raise CatalogError(f"{binary} --lab-info exited with status {proc.returncode}: "
+                           f"{proc.stderr.strip()[-300:]}")
+    return parse_info(proc.stdout)
 
 
-def criterion_filter(test):
+def parse_info(text: str) -> dict[str, Any]:
+    """--lab-info's JSON, with its tests checked to be "<part>/<name>" of
+    the lab's parts. Raises CatalogError."""
+    try:
+        info = json.loads(text)
+    except ValueError as err:
+        raise CatalogError(f"--lab-info did not print JSON ({err}): {text[:300]!r}") from err
+    if not isinstance(info, dict) or info.get("schema") != INFO_SCHEMA:
+        raise CatalogError(f"--lab-info: not schema {INFO_SCHEMA}: {text[:300]!r}")
+    tests = info.get("tests")
+    if not isinstance(tests, list):
+        raise CatalogError("--lab-info: no list of tests")
+    for test in tests:
+        if not isinstance(test, str) or test.count("/") != 1 or part_of(test) not in PARTS:
+            raise CatalogError(f"--lab-info: {test!r} is not a test of one of the parts {', '.join(PARTS)}")
+    return info
+
+
+def list_tests(binary: str) -> list[str]:
+    """The binary's tests, in the lab's order: ["2A/t01_initial_election", ...].
+    Raises CatalogError."""
+    return tests_of(lab_info(binary))
+
+
+def tests_of(info: dict[str, Any]) -> list[str]:
+    """The tests of a parsed --lab-info, parts in order, then by name."""
+    return sorted(info["tests"], key=lambda t: (PARTS.index(part_of(t)), t))
+
+
+def criterion_filter(test: str) -> str:
     return "raft" + test
 
 
-def part_of(test):
+def part_of(test: str) -> str:
     return test.split("/", 1)[0]
 
 
-def select(tests, parts=None, patterns=None):
+def select(tests: Sequence[str], parts: Sequence[str] | None = None,
+           patterns: Sequence[str] | None = None) -> list[str]:
     """Tests of the given parts (["2A", "2B"]) matching any of the glob
     patterns. A pattern matches the whole name ("2C/t04_*") or the test's
     own name ("*figure8*"). Raises SelectionError when a part or a pattern
@@ -65,13 +97,13 @@ def select(tests, parts=None, patterns=None):
     return chosen
 
 
-def _matches(test, pattern):
+def _matches(test: str, pattern: str) -> bool:
     name = test.split("/", 1)[1]
     return (fnmatch.fnmatchcase(test, pattern) or fnmatch.fnmatchcase(name, pattern)
             or fnmatch.fnmatchcase(test, pattern + "*"))
 
 
-def parse_target(target):
+def parse_target(target: str) -> list[str]:
     """A student's target, "2C", "2A,2B", "2C/t04_figure8" or "figure8",
     as patterns for select: every item is one (a part is "2C/*"), so the
     items add up."""

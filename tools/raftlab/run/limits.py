@@ -7,21 +7,29 @@ by running the test in a new network namespace where the OS allows it
 run goes on without it, and `describe` says so. labrpc is simulated inside
 the process, so the tests need no network at all.
 """
+from __future__ import annotations
+
 import os
-import resource
 import shutil
 import signal
 import subprocess
 import sys
 from dataclasses import dataclass
+from typing import Sequence
+
+from .policy import RUNNER_CPU_SECONDS
 
 # Limits per run. The reference solution's largest test peaks at about
 # 3.3 GB of address space (mostly thread stacks, reserved, not used) and
 # 300 threads, and uses under 1 s of CPU.
-DEFAULT_CPU_SECONDS = 120        # a whole core for the test's whole 120-s limit
+DEFAULT_CPU_SECONDS = RUNNER_CPU_SECONDS   # a whole core for the test's whole limit
 DEFAULT_ADDRESS_SPACE_GB = 16
 DEFAULT_FILE_SIZE_MB = 256       # the run's log, and anything the code writes
 DEFAULT_PROCESSES = 32768        # a fork bomb's ceiling (per user: threads count too)
+
+# Run by its path, as a program of its own (standard library only: no
+# sys.path has to find this package for it).
+SETLIMITS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "setlimits.py")
 
 
 @dataclass
@@ -32,15 +40,17 @@ class Limits:
     processes: int = DEFAULT_PROCESSES
     isolate_network: bool = True
 
-    def command_prefix(self):
-        """The command that sets these limits and then execs the rest: this
-        file run as a program. (Setting them in a preexec_fn would run
-        Python between fork and exec in a process with other threads.)"""
-        return [sys.executable, os.path.abspath(__file__),
+    def command_prefix(self) -> list[str]:
+        """The command that sets these limits and then execs the rest:
+        setlimits.py run as a program, isolated (-I: no PYTHON* variables,
+        and not its own directory, this package's, on sys.path). Setting
+        them in a preexec_fn would run Python between fork and exec in a
+        process with other threads."""
+        return [sys.executable, "-I", SETLIMITS,
                 str(self.cpu_seconds), str(self.address_space_gb << 30),
                 str(self.file_size_mb << 20), str(self.processes), "--"]
 
-    def describe(self, sandbox_prefix):
+    def describe(self, sandbox_prefix: Sequence[str]) -> str:
         if sandbox_prefix:
             net = "no network (a new network namespace)"
         elif self.isolate_network:
@@ -53,7 +63,7 @@ class Limits:
                 f"{self.file_size_mb} MiB per file, {self.processes} processes; {net}")
 
 
-def sandbox_prefix(wanted=True):
+def sandbox_prefix(wanted: bool = True) -> list[str]:
     """The command prefix that runs a program without network access, or []
     when this system cannot: `unshare -n` as root, `unshare -rn` through an
     unprivileged user namespace, otherwise nothing (macOS, containers that
@@ -71,7 +81,7 @@ def sandbox_prefix(wanted=True):
     return []
 
 
-def _parent_links():
+def _parent_links() -> list[tuple[int, int]]:
     """(pid, ppid) of every process: from /proc on Linux, else from ps."""
     if os.path.isdir("/proc/self"):
         links = []
@@ -92,9 +102,9 @@ def _parent_links():
     return [(int(a), int(b)) for a, b in (line.split() for line in out.splitlines() if len(line.split()) == 2)]
 
 
-def descendants(pid):
+def descendants(pid: int) -> list[int]:
     """Every process below pid."""
-    children = {}
+    children: dict[int, list[int]] = {}
     for child, parent in _parent_links():
         children.setdefault(parent, []).append(child)
     found, todo = [], [pid]
@@ -105,7 +115,7 @@ def descendants(pid):
     return found
 
 
-def kill_tree(pid):
+def kill_tree(pid: int) -> None:
     """SIGKILL pid and everything below it. Criterion's test processes are
     session leaders of their own, so a process-group kill would miss them:
     the tree is collected first, then killed, before orphans can be
@@ -117,37 +127,3 @@ def kill_tree(pid):
             pass
         except PermissionError:
             pass
-
-
-def _set_limit(which, value):
-    """Soft and hard both: the run cannot raise its own limit again."""
-    soft, hard = resource.getrlimit(which)
-    if hard != resource.RLIM_INFINITY:
-        value = min(value, hard)
-    try:
-        resource.setrlimit(which, (value, value))
-    except (ValueError, OSError):
-        pass   # a limit this OS does not enforce (RLIMIT_AS on macOS)
-
-
-def _exec_limited(argv):
-    """limits.py CPU AS FSIZE NPROC -- program args...: set, then exec."""
-    cpu, address_space, file_size, processes = (int(a) for a in argv[:4])
-    assert argv[4] == "--", "usage: limits.py CPU AS FSIZE NPROC -- program args..."
-    _set_limit(resource.RLIMIT_CPU, cpu)
-    if sys.platform != "darwin":   # every macOS process maps hundreds of GB of shared regions
-        _set_limit(resource.RLIMIT_AS, address_space)
-    _set_limit(resource.RLIMIT_FSIZE, file_size)
-    if hasattr(resource, "RLIMIT_NPROC"):
-        _set_limit(resource.RLIMIT_NPROC, processes)
-    _set_limit(resource.RLIMIT_CORE, 0)
-    # Python ignores these; an ignored signal stays ignored across exec, and
-    # the file-size limit must kill, not make writes fail quietly.
-    for sig in ("SIGPIPE", "SIGXFSZ"):
-        if hasattr(signal, sig):
-            signal.signal(getattr(signal, sig), signal.SIG_DFL)
-    os.execvp(argv[5], argv[5:])
-
-
-if __name__ == "__main__":
-    _exec_limited(sys.argv[1:])

@@ -21,9 +21,12 @@ grading/grade refuses a submission with any (class REFUSED, score 0);
 tools/check-raft warns a student the same way after `make test-2A` builds.
 Linux (ELF) only: binutils' readelf and objdump do the reading.
 """
+from __future__ import annotations
+
 import os
 import re
 import subprocess
+from typing import Sequence, Tuple
 
 RULES_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "objcheck_rules.txt")
 LAB_HEADER_DIRS = ("lab", "labrpc", "persister", "raft")
@@ -41,12 +44,15 @@ SYSCALL_MNEMONICS = re.compile(r"\t(syscall|sysenter|int\s+\$0x80|svc\s+#?0x0*\b
 SYSCALL_BYTES = {"x86": (b"\x0f\x05", b"\x0f\x34", b"\xcd\x80"), "arm64": ()}
 ASM_TOKEN = re.compile(r"\b(asm|__asm|__asm__)\b")
 
+# A section of readelf -S: (index, name, type, offset, size, flags).
+Section = Tuple[int, str, str, int, int, str]
+
 
 class Rules:
-    def __init__(self, path=RULES_FILE):
-        self.sections = {}
-        self.reasons = {}
-        section = None
+    def __init__(self, path: str = RULES_FILE) -> None:
+        self.sections: dict[str, set[str]] = {}
+        self.reasons: dict[str, str] = {}
+        section = ""
         with open(path) as f:
             for line in f:
                 line = line.strip()
@@ -66,14 +72,14 @@ class Rules:
         self.libc = self.sections["libc"] | self.sections["forbidden"]
 
 
-def _tool(args):
+def _tool(args: list[str]) -> str:
     proc = subprocess.run(args, capture_output=True, stdin=subprocess.DEVNULL, timeout=60)
     if proc.returncode != 0:
         raise OSError(f"{' '.join(args)}: {proc.stderr.decode('utf-8', 'replace').strip()[:300]}")
     return proc.stdout.decode("utf-8", "replace")
 
 
-def read_sections(obj):
+def read_sections(obj: str) -> list[Section]:
     """[(index, name, type, offset, size, flags)] from readelf -S."""
     out = []
     for line in _tool(["readelf", "-S", "-W", obj]).splitlines():
@@ -95,7 +101,7 @@ def read_sections(obj):
     return out
 
 
-def read_symbols(obj):
+def read_symbols(obj: str) -> list[tuple[str, str, str, str]]:
     """[(name, type, bind, ndx)] from readelf -s (every symbol table)."""
     out = []
     for line in _tool(["readelf", "-s", "-W", obj]).splitlines():
@@ -105,14 +111,14 @@ def read_symbols(obj):
     return out
 
 
-def machine(obj):
+def machine(obj: str) -> str:
     text = _tool(["readelf", "-h", "-W", obj])
     if "AArch64" in text:
         return "arm64"
     return "x86"
 
 
-def check_symbols(obj, rules, source="raft.c"):
+def check_symbols(obj: str, rules: Rules, source: str = "raft.c") -> list[str]:
     problems = []
     for name, typ, bind, ndx in read_symbols(obj):
         if typ == "IFUNC":
@@ -131,7 +137,7 @@ def check_symbols(obj, rules, source="raft.c"):
                 problems.append(f"{source} calls {name}, which a Raft may not use: it {rules.reasons[name]}")
             else:
                 problems.append(f"{source} uses {name}, which is not on the list of the lab's API and the C "
-                                "library a Raft needs (tools/raftrun/objcheck_rules.txt)")
+                                "library a Raft needs (tools/raftlab/run/objcheck_rules.txt)")
             continue
         if bind in ("LOCAL",):
             continue
@@ -152,7 +158,7 @@ def check_symbols(obj, rules, source="raft.c"):
     return problems
 
 
-def check_sections(obj, source="raft.c"):
+def check_sections(obj: str, source: str = "raft.c") -> list[str]:
     problems = []
     for _, name, typ, _, _, flags in read_sections(obj):
         base = re.sub(r"^\.rela?(?=\.)", "", name)
@@ -171,11 +177,11 @@ def check_sections(obj, source="raft.c"):
     return problems
 
 
-def check_code(obj, source="raft.c"):
+def check_code(obj: str, source: str = "raft.c") -> list[str]:
     """No raw system call: the disassembly of every code section, and the
     bytes of each (a jump into the middle of an instruction finds bytes
     that a linear disassembly reads as something else)."""
-    problems = []
+    problems: list[str] = []
     arch = machine(obj)
     sections = [s for s in read_sections(obj) if "X" in s[5]]
     if not sections:
@@ -208,12 +214,12 @@ def check_code(obj, source="raft.c"):
     return problems
 
 
-def read_deps(dep_path):
+def read_deps(dep_path: str) -> list[str]:
     """The prerequisites of a make dependency file (-MD/-MMD)."""
     with open(dep_path, "rb") as f:
         text = f.read(4 << 20).decode("utf-8", "replace")
     text = text.replace("\\\n", " ")
-    deps = []
+    deps: list[str] = []
     for line in text.splitlines():
         target, sep, rest = line.partition(": ")
         if not sep:
@@ -227,7 +233,7 @@ def read_deps(dep_path):
     return deps
 
 
-def check_headers(deps, lab_root, source_path, source="raft.c"):
+def check_headers(deps: Sequence[str], lab_root: str, source_path: str, source: str = "raft.c") -> list[str]:
     """deps as the compiler saw them (relative to lab_root, its working
     directory); source_path is the submission's file, as it saw it."""
     problems = []
@@ -266,7 +272,7 @@ def check_headers(deps, lab_root, source_path, source="raft.c"):
     return problems
 
 
-def check_preprocessed(text, source_name, source="raft.c"):
+def check_preprocessed(text: str, source_name: str, source: str = "raft.c") -> list[str]:
     """No asm in the lines that came from the submission itself (line
     markers say which file each line is from)."""
     current = None
@@ -282,7 +288,7 @@ def check_preprocessed(text, source_name, source="raft.c"):
     return []
 
 
-def check_object(obj, rules=None, source="raft.c"):
+def check_object(obj: str, rules: Rules | None = None, source: str = "raft.c") -> list[str]:
     """Every problem of the object file: sections (constructors, Criterion)
     first, then symbols, then code."""
     rules = rules or Rules()

@@ -2,16 +2,20 @@
 runs share it when grading a batch), with a progress display and Ctrl-C:
 an interrupt kills the runs in progress and returns what finished.
 """
+from __future__ import annotations
+
 import queue
 import signal
 import sys
 import threading
 from dataclasses import dataclass
-from typing import Any
+from queue import Queue
+from types import FrameType
+from typing import Callable
 
+from .policy import GRADER_ERROR
+from .progress import Progress
 from .run import Outcome, Runner
-
-GRADER_ERROR = "GRADER-ERROR"
 
 
 @dataclass
@@ -20,19 +24,19 @@ class Job:
     test: str
     seed: int
     log_path: str
-    tag: Any = None          # the caller's: which submission, which iteration
+    tag: str = ""            # the caller's: which submission
     label: str = ""          # named with its failures in the progress lines
 
 
 STOP = threading.Event()   # set by the first SIGINT or SIGTERM
 
 
-def catch_interrupts():
+def catch_interrupts() -> None:
     """Ctrl-C and SIGTERM end the runs and report what finished, even when
     this process was started with SIGINT ignored (in the background). The
     first signal only asks to stop (run_all sees it within half a second);
     later ones are ignored, so the reports are always written."""
-    def interrupt(signum, frame):
+    def interrupt(signum: int, frame: FrameType | None) -> None:
         if not STOP.is_set():
             STOP.set()
             print("\ninterrupted: stopping the runs; the reports follow (further signals are ignored)",
@@ -41,59 +45,29 @@ def catch_interrupts():
     signal.signal(signal.SIGTERM, interrupt)
 
 
-def grader_error(job, exc):
+def grader_error(job: Job, exc: BaseException) -> Outcome:
     """A run the runner itself failed on (its log gone, unreadable, ...):
     that run's GRADER-ERROR, and the batch goes on."""
     return Outcome(test=job.test, seed=job.seed, passed=False, cls=GRADER_ERROR,
                    reason=f"the grader could not run or read this run: {type(exc).__name__}: {exc}"[:500])
 
 
-def run_all(jobs, parallel, on_outcome=None, progress=None):
+def run_all(jobs: list[Job], parallel: int, on_outcome: Callable[[Job, Outcome], None] | None = None,
+            progress: Progress | None = None) -> tuple[list[tuple[Job, Outcome]], bool]:
     """Runs jobs, `parallel` at once. on_outcome(job, outcome) is called on
     the calling thread as each finishes. Returns (results, interrupted):
     results is a list of (job, outcome) in completion order."""
-    todo = queue.Queue()
+    todo: Queue[Job] = queue.Queue()
     for job in jobs:
         todo.put(job)
-    done = queue.Queue()
-
-    def worker():
-        while True:
-            try:
-                job = todo.get_nowait()
-            except queue.Empty:
-                return
-            try:
-                outcome = job.runner.run(job.test, job.seed, job.log_path)
-            except Exception as exc:   # a runner fault is that run's, never the pool's
-                outcome = grader_error(job, exc)
-            done.put((job, outcome))
-
-    threads = [threading.Thread(target=worker, daemon=True) for _ in range(max(1, parallel))]
+    done: Queue[tuple[Job, Outcome | None]] = queue.Queue()
+    threads = [threading.Thread(target=_worker, args=(todo, done), daemon=True) for _ in range(max(1, parallel))]
     for t in threads:
         t.start()
-    results, interrupted, finished = [], False, 0
+    results: list[tuple[Job, Outcome]] = []
+    interrupted = False
     try:
-        while finished < len(jobs):
-            if STOP.is_set():
-                raise KeyboardInterrupt
-            try:
-                job, outcome = done.get(timeout=0.5)
-            except queue.Empty:
-                if progress:
-                    progress.tick()
-                continue
-            finished += 1
-            if outcome is None:
-                continue
-            if on_outcome:
-                try:
-                    on_outcome(job, outcome)
-                except Exception as exc:   # keeping its log failed: still a result
-                    outcome = grader_error(job, exc)
-            results.append((job, outcome))
-            if progress:
-                progress.advance(outcome, job.label)
+        _collect(len(jobs), done, results, on_outcome, progress)
     except KeyboardInterrupt:
         interrupted = True
         while not todo.empty():   # start nothing more
@@ -108,3 +82,45 @@ def run_all(jobs, parallel, on_outcome=None, progress=None):
     if progress:
         progress.finish(interrupted)
     return results, interrupted
+
+
+def _worker(todo: Queue[Job], done: Queue[tuple[Job, Outcome | None]]) -> None:
+    """Runs jobs from todo until it is empty; each outcome goes to done
+    (None: a run that stop_all ended)."""
+    while True:
+        try:
+            job = todo.get_nowait()
+        except queue.Empty:
+            return
+        try:
+            outcome = job.runner.run(job.test, job.seed, job.log_path)
+        except Exception as exc:   # a runner fault is that run's, never the pool's
+            outcome = grader_error(job, exc)
+        done.put((job, outcome))
+
+
+def _collect(total: int, done: Queue[tuple[Job, Outcome | None]], results: list[tuple[Job, Outcome]],
+             on_outcome: Callable[[Job, Outcome], None] | None, progress: Progress | None) -> None:
+    """Takes the total runs' outcomes from done into results, on the
+    calling thread; raises KeyboardInterrupt when STOP is set."""
+    finished = 0
+    while finished < total:
+        if STOP.is_set():
+            raise KeyboardInterrupt
+        try:
+            job, outcome = done.get(timeout=0.5)
+        except queue.Empty:
+            if progress:
+                progress.tick()
+            continue
+        finished += 1
+        if outcome is None:
+            continue
+        if on_outcome:
+            try:
+                on_outcome(job, outcome)
+            except Exception as exc:   # keeping its log failed: still a result
+                outcome = grader_error(job, exc)
+        results.append((job, outcome))
+        if progress:
+            progress.advance(outcome, job.label)

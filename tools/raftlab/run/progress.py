@@ -1,19 +1,24 @@
 """Progress of many runs: on a terminal, one bar redrawn in place (runs
 done of all, failures so far, elapsed time, ETA); otherwise plain lines:
 each failure as it happens and a line every tenth of the way."""
+from __future__ import annotations
+
 import sys
 import time
+from typing import TextIO
+
+from .run import Outcome
 
 
-def _clock(seconds):
-    seconds = int(seconds)
-    if seconds >= 3600:
-        return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
-    return f"{seconds // 60}m{seconds % 60:02d}s"
+def _clock(seconds: float) -> str:
+    whole = int(seconds)
+    if whole >= 3600:
+        return f"{whole // 3600}h{whole % 3600 // 60:02d}m"
+    return f"{whole // 60}m{whole % 60:02d}s"
 
 
 class Progress:
-    def __init__(self, total, stream=None, label="runs"):
+    def __init__(self, total: int, stream: TextIO | None = None, label: str = "runs") -> None:
         self.total, self.done, self.failed = total, 0, 0
         self.stream = stream or sys.stderr
         self.label = label
@@ -21,7 +26,7 @@ class Progress:
         self.tty = self.stream.isatty()
         self.next_plain = max(1, total // 10)
 
-    def advance(self, outcome, label=""):
+    def advance(self, outcome: Outcome, label: str = "") -> None:
         self.done += 1
         if not outcome.passed:
             self.failed += 1
@@ -32,18 +37,18 @@ class Progress:
             self.next_plain += max(1, self.total // 10)
             self._line(self._status())
 
-    def tick(self):
+    def tick(self) -> None:
         if self.tty:
             self._draw()
 
-    def finish(self, interrupted):
+    def finish(self, interrupted: bool) -> None:
         if self.tty:
             self.stream.write("\r\033[K")
         if interrupted:
             self._line(f"interrupted: {self.done} of {self.total} {self.label} finished")
         self.stream.flush()
 
-    def _status(self):
+    def _status(self) -> str:
         elapsed = time.monotonic() - self.start
         eta = "?"
         if self.done:
@@ -51,14 +56,14 @@ class Progress:
         return (f"{self.done}/{self.total} {self.label}, {self.failed} failed, "
                 f"{_clock(elapsed)} elapsed, ETA {eta}")
 
-    def _draw(self):
+    def _draw(self) -> None:
         width = 30
         filled = width * self.done // max(1, self.total)
         bar = "#" * filled + "." * (width - filled)
         self.stream.write(f"\r\033[K[{bar}] {self._status()}")
         self.stream.flush()
 
-    def _line(self, text):
+    def _line(self, text: str) -> None:
         if self.tty:
             self.stream.write("\r\033[K")
         self.stream.write(text + "\n")

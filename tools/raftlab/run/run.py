@@ -3,17 +3,19 @@
 The test binary is run with --filter for the one test, SEED set (so every
 run, failed or not, can be replayed), the limits of limits.py, and a wall
 clock limit behind the harness's own (120 s per test, a watchdog for
-hangs, Criterion's 150-s timeout): past it the whole process tree is
+hangs, Criterion's 150-s timeout; tests/lab_policy.h): past it the whole process tree is
 killed and the run is a HANG. Its output goes to a log file, for people.
 
 The outcome never comes from that output, which the Raft code shares and
 can garble or imitate: the harness writes its FAIL lines, and Criterion's
 runner process a keyed VERDICT record per test, to a verdict file of the
-run's own (LAB_VERDICT_FILE, bound into the sandbox; tests/harness_report.c). A run passes only on a
-VERDICT ... PASS record carrying the run's secret key (LAB_VERDICT_KEY_FD,
+run's own (LAB_VERDICT_FILE, bound into the sandbox; tests/harness_report.c).
+A run passes only on a VERDICT ... PASS record carrying the run's secret key (LAB_VERDICT_KEY_FD,
 read and closed before any test process starts) and no FAIL line; when the
 process died without a verdict, the outcome comes from how it ended.
 """
+from __future__ import annotations
+
 import os
 import re
 import secrets
@@ -22,14 +24,20 @@ import subprocess
 import threading
 import time
 from dataclasses import dataclass
+from typing import Callable, Sequence, Union
 
 from . import catalog, limits as limits_mod
+from .policy import RUNNER_WALL_SECONDS, TEST_SECONDS, OutcomeClass, harness_class
 
 # The harness fails a test at 120 s, its watchdog at 125 s, Criterion at
 # 150 s; a run still going at 160 s is stuck beyond all of them.
-DEFAULT_WALL_SECONDS = 160
+DEFAULT_WALL_SECONDS = RUNNER_WALL_SECONDS
 
-CLASSES = ("SAFETY", "LIVENESS", "PERF", "CRASH", "HANG", "EXIT", "RACE", "MEMORY", "LEAK", "LIMIT")
+# What runs the test binary's command (inner): a function that wraps it in
+# bubblewrap (sandbox.py; rw: (outside, inside) paths to bind writable), or
+# a command prefix (unshare -n, or nothing).
+Wrapper = Callable[..., list[str]]
+SandboxSpec = Union[Wrapper, Sequence[str]]
 
 # In simulation (LAB_SIM=1) a FAIL line ends with the command that replays
 # the run exactly: " (replay: make test-2C SIM=1 SEED=... ONLY=...)".
@@ -49,7 +57,7 @@ class Outcome:
     test: str
     seed: int
     passed: bool
-    cls: str = ""            # one of CLASSES when not passed
+    cls: OutcomeClass = ""   # the failure's class (policy.py); "" when passed
     reason: str = ""
     wall_seconds: float = 0.0
     cpu_seconds: float = 0.0
@@ -57,10 +65,10 @@ class Outcome:
     log_path: str = ""
     replay: str = ""         # simulation: the FAIL line's exact replay command
 
-    def fail_line(self):
+    def fail_line(self) -> str:
         return f"FAIL {self.cls}: raft{self.test}: {self.reason} (SEED={self.seed})"
 
-    def replay_command(self):
+    def replay_command(self) -> str:
         if self.replay:
             return self.replay
         part, name = self.test.split("/", 1)
@@ -70,19 +78,21 @@ class Outcome:
 class Runner:
     """Runs tests of one binary; safe to use from several threads."""
 
-    def __init__(self, binary, limits=None, wall_seconds=DEFAULT_WALL_SECONDS, sandbox=None,
-                 env=None):
+    def __init__(self, binary: str, limits: limits_mod.Limits | None = None,
+                 wall_seconds: float = DEFAULT_WALL_SECONDS, sandbox: SandboxSpec | None = None,
+                 env: dict[str, str] | None = None) -> None:
         self.binary = binary
         self.limits = limits or limits_mod.Limits()
         self.wall_seconds = wall_seconds
-        self.sandbox = sandbox if sandbox is not None else limits_mod.sandbox_prefix(self.limits.isolate_network)
+        self.sandbox: SandboxSpec = (sandbox if sandbox is not None
+                                     else limits_mod.sandbox_prefix(self.limits.isolate_network))
         self.env = {k: os.environ[k] for k in KEPT_ENV if k in os.environ}
         self.env.update(env or {})
         self._lock = threading.Lock()
-        self._running = {}   # pid -> its 'killed' event, for stop_all
-        self._stopping = False
+        self._running: dict[int, threading.Event] = {}   # pid -> its 'killed' event, for stop_all
+        self._stopping = threading.Event()   # stop_all was called: start no more runs
 
-    def run(self, test, seed, log_path):
+    def run(self, test: str, seed: int, log_path: str) -> Outcome | None:
         """Runs test once; the log is left at log_path. Returns an Outcome,
         or None when stop_all ended it (an interrupted run is no result)."""
         inner = [self.binary, "--filter", catalog.criterion_filter(test), "-j1"]
@@ -93,7 +103,7 @@ class Runner:
             cmd = self.limits.command_prefix() + self.sandbox(inner, rw=[(verdict_path, VERDICT_INSIDE)])
         else:                        # a prefix: unshare -n, or nothing
             verdict_inside = verdict_path
-            cmd = self.sandbox + self.limits.command_prefix() + inner
+            cmd = list(self.sandbox) + self.limits.command_prefix() + inner
         killed = threading.Event()
         start = time.monotonic()
         with open(log_path, "wb") as log, open(verdict_path, "wb+") as verdicts:
@@ -105,7 +115,7 @@ class Runner:
                        LAB_VERDICT_KEY_FD=str(key_read))
             try:
                 with self._lock:
-                    if self._stopping:
+                    if self._stopping.is_set():
                         os.remove(log_path)
                         os.remove(verdict_path)
                         return None
@@ -125,7 +135,7 @@ class Runner:
                 proc.returncode = 128 - proc.returncode   # bwrap says "killed by signal N" as 128 + N
             with self._lock:
                 del self._running[proc.pid]
-                stopped = self._stopping
+                stopped = self._stopping.is_set()
             verdicts.seek(0)
             verdict_text = verdicts.read(VERDICT_CAP).decode("utf-8", errors="replace")
         if os.path.lexists(verdict_path):
@@ -143,20 +153,20 @@ class Runner:
         outcome.log_path = log_path
         return outcome
 
-    def _kill(self, pid, killed):
+    def _kill(self, pid: int, killed: threading.Event) -> None:
         killed.set()
         limits_mod.kill_tree(pid)
 
-    def stop_all(self):
+    def stop_all(self) -> None:
         """Ctrl-C: kill every run in progress and start no more."""
         with self._lock:
-            self._stopping = True
+            self._stopping.set()
             running = list(self._running.items())
         for pid, killed in running:
             self._kill(pid, killed)
 
 
-def _name_the_limit(outcome, limits, log_path):
+def _name_the_limit(outcome: Outcome, limits: limits_mod.Limits, log_path: str) -> None:
     """A limit can end a run without a word: the CPU limit's hard half is a
     SIGKILL (hard = soft, so the run cannot raise it), and in the sandbox
     Criterion's runner is the PID namespace's first process, which a
@@ -188,7 +198,7 @@ def _name_the_limit(outcome, limits, log_path):
 LOG_READ_CAP = 1 << 20   # bytes of a log's head (and of its tail) read: the cost stays flat
 
 
-def _read_text(path):
+def _read_text(path: str) -> str:
     """The log's head and tail (the banner is at its top), whatever its size."""
     with open(path, "rb") as f:
         size = os.fstat(f.fileno()).st_size
@@ -201,7 +211,8 @@ def _read_text(path):
             + tail.decode("utf-8", errors="replace"))
 
 
-def classify(test, seed, output, returncode, killed, wall_seconds, limits, verdicts="", key=None):
+def classify(test: str, seed: int, output: str, returncode: int, killed: bool, wall_seconds: float,
+             limits: limits_mod.Limits, verdicts: str = "", key: str | None = None) -> Outcome:
     """The outcome of one run, from its verdict file (verdicts; key is the
     run's secret) and how its process ended. The output gives only the
     test's title: nothing in it can pass or fail a run."""
@@ -219,14 +230,15 @@ def classify(test, seed, output, returncode, killed, wall_seconds, limits, verdi
             keyed_pass = m.group(2) == "raft" + test and m.group(3) == "PASS"
     out = Outcome(test=test, seed=seed, passed=False, title=title)
     if killed:
-        out.cls, out.reason = "HANG", (f"still running after {wall_seconds} s (the test's limit is 120 s); "
-                                       "killed with every process it started")
+        out.cls, out.reason = "HANG", (f"still running after {wall_seconds} s (the test's limit is "
+                                       f"{TEST_SECONDS} s); killed with every process it started")
     elif returncode == -signal.SIGXCPU or (fail and _names_signal(fail.group(3), signal.SIGXCPU)):
         out.cls, out.reason = "LIMIT", f"used the whole CPU-time limit ({limits.cpu_seconds} s): a busy loop?"
     elif returncode == -signal.SIGXFSZ or (fail and _names_signal(fail.group(3), signal.SIGXFSZ)):
-        out.cls, out.reason = "LIMIT", f"wrote more than the file-size limit ({limits.file_size_mb} MiB): printing in a loop?"
+        out.cls, out.reason = "LIMIT", (f"wrote more than the file-size limit ({limits.file_size_mb} MiB): "
+                                        "printing in a loop?")
     elif fail:
-        out.cls = fail.group(1) if fail.group(1) in CLASSES else "CRASH"
+        out.cls = harness_class(fail.group(1)) or "CRASH"
         out.reason = fail.group(3)
         out.replay = fail.group(5) or ""
     elif returncode == 0 and keyed_pass:
@@ -234,18 +246,19 @@ def classify(test, seed, output, returncode, killed, wall_seconds, limits, verdi
     elif returncode == 0:
         out.cls, out.reason = "EXIT", "the test binary exited 0 without its runner's verdict that the test passed"
     elif returncode < 0:
-        out.cls, out.reason = "CRASH", f"the test binary was killed by signal {-returncode} ({_signal_name(-returncode)})"
+        out.cls, out.reason = "CRASH", (f"the test binary was killed by signal {-returncode} "
+                                        f"({_signal_name(-returncode)})")
     else:
         out.cls, out.reason = "CRASH", f"the test binary exited with status {returncode} without a FAIL line"
     return out
 
 
-def _signal_name(number):
+def _signal_name(number: int) -> str:
     try:
         return signal.Signals(number).name
     except ValueError:
         return "unknown signal"
 
 
-def _names_signal(reason, sig):
+def _names_signal(reason: str, sig: signal.Signals) -> bool:
     return f"killed by signal {int(sig)} " in reason or signal.Signals(sig).name in reason

@@ -19,14 +19,20 @@ says which in one line:
 The resource limits (limits.py) are set outside, before the sandbox starts,
 so nothing inside can raise them.
 """
+from __future__ import annotations
+
 import os
 import shutil
 import subprocess
 from dataclasses import dataclass, field
+from typing import Sequence, Tuple
 
 from . import limits as limits_mod
 
 SANDBOX_UID = 65534   # nobody, when the grader is root
+
+# A path to bind into the sandbox: (outside, inside).
+Bind = Tuple[str, str]
 BWRAP_ARGS = ["--unshare-all", "--die-with-parent", "--new-session", "--hostname", "raftlab"]
 
 
@@ -35,25 +41,27 @@ class Sandbox:
     level: str                              # bwrap, unshare-net, none
     why: str = ""                           # why not better
     drop_to: int = -1                       # the uid the sandbox runs as, or -1: the grader's
-    extra: list = field(default_factory=list)   # bwrap options that this bwrap has
+    extra: list[str] = field(default_factory=list)   # bwrap options that this bwrap has
 
-    def line(self):
+    def line(self) -> str:
         if self.level == "bwrap":
             who = (f"uid {self.drop_to}" if self.drop_to >= 0 else "the grader's uid (not root)"
                    if os.geteuid() != 0 else "root, without setpriv to drop it: install util-linux")
             return (f"sandbox: bubblewrap (own user, PID, mount, network and IPC namespaces; read-only /usr "
                     f"and only the files each step needs; private /tmp; as {who})")
         if self.level == "unshare-net":
-            return f"sandbox: ONLY a network namespace (bubblewrap unusable: {self.why}); code runs as the grader's user"
+            return (f"sandbox: ONLY a network namespace (bubblewrap unusable: {self.why}); "
+                    "code runs as the grader's user")
         if self.why.startswith("not wanted"):
             return "sandbox: NONE (--no-sandbox); only resource limits"
         return f"sandbox: NONE (bubblewrap unusable: {self.why}; no network namespace either); only resource limits"
 
-    def owner(self):
+    def owner(self) -> int:
         """The uid that files the sandbox writes must belong to (or -1)."""
         return self.drop_to
 
-    def wrap(self, argv, ro=(), rw=(), cwd="/tmp", share_net=False, devices=True, as_pid_1=False, proc=True):
+    def wrap(self, argv: Sequence[str], ro: Sequence[Bind] = (), rw: Sequence[Bind] = (), cwd: str = "/tmp",
+             share_net: bool = False, devices: bool = True, as_pid_1: bool = False, proc: bool = True) -> list[str]:
         """The command that runs argv (paths as seen inside) in the sandbox.
         ro and rw are (outside path, inside path) pairs to bind. devices:
         bwrap's small /dev (null, zero, urandom, ptmx, ...); else /dev/null
@@ -86,7 +94,7 @@ class Sandbox:
         cmd += ["--chdir", cwd, "--"]
         return cmd + list(argv)
 
-    def outside_cwd(self, cwd, ro=(), rw=()):
+    def outside_cwd(self, cwd: str, ro: Sequence[Bind] = (), rw: Sequence[Bind] = ()) -> str | None:
         """The working directory to start the command in: None with bwrap
         (it changes directory inside), else cwd mapped to the real path."""
         if self.level == "bwrap":
@@ -98,10 +106,10 @@ class Sandbox:
                 return src[: len(src) - len(dst) + len(cwd)]
         return None
 
-    _unshare: tuple = ()
+    _unshare: tuple[str, ...] = ()   # unshare-net: the prefix (limits.sandbox_prefix)
 
 
-def _unmapped(argv, ro, rw):
+def _unmapped(argv: Sequence[str], ro: Sequence[Bind], rw: Sequence[Bind]) -> list[str]:
     """Without bwrap the paths are the real ones: map inside paths back."""
     mapping = sorted(list(ro) + list(rw), key=lambda p: -len(p[1]))
     out = []
@@ -117,7 +125,7 @@ def _unmapped(argv, ro, rw):
     return out
 
 
-def system_binds():
+def system_binds() -> list[str]:
     """/usr read-only, /lib* and /bin as on this machine (links or dirs),
     and the few files of /etc that programs look up."""
     args = ["--ro-bind", "/usr", "/usr"]
@@ -133,7 +141,7 @@ def system_binds():
     return args
 
 
-def detect(wanted=True):
+def detect(wanted: bool = True) -> Sandbox:
     """The best sandbox that works on this machine."""
     if not wanted:
         return Sandbox("none", "not wanted (--no-sandbox)")
@@ -157,7 +165,7 @@ def detect(wanted=True):
     return Sandbox("none", why)
 
 
-def _bwrap_has(option):
+def _bwrap_has(option: str) -> bool:
     try:
         out = subprocess.run(["bwrap", "--help"], capture_output=True, text=True, timeout=10)
     except (OSError, subprocess.SubprocessError):
@@ -165,7 +173,7 @@ def _bwrap_has(option):
     return option in out.stdout + out.stderr
 
 
-def _works(box):
+def _works(box: Sandbox) -> str:
     """'' when the sandbox runs a program here, else why not."""
     try:
         proc = subprocess.run(box.wrap(["/bin/sh", "-c", "exec true"]), capture_output=True,

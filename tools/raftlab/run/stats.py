@@ -1,7 +1,13 @@
 """Per-test aggregates of many runs, and the pass-rate table."""
+from __future__ import annotations
+
 import statistics
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Iterable, Sequence
+
+from .policy import OutcomeClass
+from .run import Outcome
 
 
 @dataclass
@@ -10,12 +16,12 @@ class TestStats:
     title: str = ""
     runs: int = 0
     passes: int = 0
-    classes: Counter = field(default_factory=Counter)
-    wall: list = field(default_factory=list)
-    cpu: list = field(default_factory=list)
-    failures: list = field(default_factory=list)   # Outcomes, in completion order
+    classes: Counter[OutcomeClass] = field(default_factory=Counter)
+    wall: list[float] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)
+    failures: list[Outcome] = field(default_factory=list)   # in completion order
 
-    def add(self, outcome):
+    def add(self, outcome: Outcome) -> None:
         self.runs += 1
         self.title = self.title or outcome.title
         self.wall.append(outcome.wall_seconds)
@@ -27,17 +33,17 @@ class TestStats:
             self.failures.append(outcome)
 
     @property
-    def pass_rate(self):
+    def pass_rate(self) -> float:
         return self.passes / self.runs if self.runs else 0.0
 
-    def classes_text(self):
+    def classes_text(self) -> str:
         return ", ".join(f"{cls}×{n}" for cls, n in self.classes.most_common())
 
-    def time_text(self):
+    def time_text(self) -> str:
         return mean_sd(self.wall)
 
 
-def mean_sd(values):
+def mean_sd(values: Sequence[float]) -> str:
     if not values:
         return "-"
     if len(values) == 1:
@@ -45,26 +51,26 @@ def mean_sd(values):
     return f"{statistics.mean(values):.1f} ± {statistics.stdev(values):.1f}"
 
 
-def collect(tests, outcomes):
-    """TestStats for each test, in the lab's order, from (test, outcome) pairs."""
+def collect(tests: Sequence[str], outcomes: Iterable[Outcome]) -> list[TestStats]:
+    """TestStats for each test, in the lab's order, from the runs' outcomes."""
     by_test = {t: TestStats(t) for t in tests}
     for outcome in outcomes:
         by_test[outcome.test].add(outcome)
     return [by_test[t] for t in tests]
 
 
-def table(rows, headers, aligns):
+def table(rows: Sequence[Sequence[object]], headers: list[str], aligns: str) -> str:
     """A plain-text table; aligns is a string of 'l'/'r', one per column."""
     cells = [headers] + [[str(c) for c in row] for row in rows]
     widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
 
-    def fmt(row):
+    def fmt(row: Sequence[str]) -> str:
         return "  ".join(c.ljust(w) if a == "l" else c.rjust(w)
                          for c, w, a in zip(row, widths, aligns)).rstrip()
     return "\n".join([fmt(headers), fmt(["-" * w for w in widths])] + [fmt(r) for r in cells[1:]])
 
 
-def pass_rate_table(stats_list):
+def pass_rate_table(stats_list: Sequence[TestStats]) -> str:
     """The students' table: test, passed/runs, rate, failure classes, time."""
     rows = []
     for s in stats_list:
