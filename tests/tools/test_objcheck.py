@@ -75,6 +75,33 @@ class ObjcheckTest(unittest.TestCase):
                            "void raft_kill(raft *rf) { labrpc_network_set_reliable((labrpc_network *)rf, 0); }\n",
                            "calls labrpc_network_set_reliable, a framework function")
 
+    def test_calls_that_simulation_cannot_replay(self) -> None:
+        obj, _, _ = self.compile(HEAD + "#include <stdlib.h>\n#include <time.h>\n#include <unistd.h>\n"
+                                 "#include <pthread.h>\nstatic pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;\n"
+                                 "void raft_kill(raft *rf) { (void)rf; usleep(1); (void)rand(); (void)time(0);\n"
+                                 "  pthread_mutex_lock(&m); pthread_mutex_unlock(&m); }\n")
+        found = objcheck.check_replay(obj, self.rules)
+        self.assertEqual(len(found), 5, found)
+        for name, replacement in (("usleep", "lab_sleep_ms"), ("rand", "lab_rand_below"), ("time", "lab_now_ms"),
+                                  ("pthread_mutex_lock", "lab_mutex_lock"),
+                                  ("pthread_mutex_unlock", "lab_mutex_unlock")):
+            self.assertTrue(any(f"calls {name}(), which simulation mode (SIM=1) cannot schedule or replay: "
+                                f"use {replacement}" in line for line in found), (name, found))
+        # tools/check-raft: a note in real time, an error (status 1) with --sim
+        for sim, status, words in ((False, 0, "check-raft: note:"), (True, 1, "check-raft: error:")):
+            proc = subprocess.run([sys.executable, os.path.join(ROOT, "tools", "check-raft"),
+                                   *(["--sim"] if sim else []), obj], capture_output=True, text=True)
+            self.assertEqual(proc.returncode, status, proc.stderr)
+            self.assertIn(words, proc.stderr)
+            self.assertIn("calls usleep(), which simulation mode", proc.stderr)
+
+    def test_the_skeleton_and_the_reference_are_replayable(self) -> None:
+        for path in ("raft/raft.c", "solution/raft.c"):
+            if os.path.exists(os.path.join(ROOT, path)):
+                with open(os.path.join(ROOT, path)) as f:
+                    obj, _, _ = self.compile(f.read())
+                self.assertEqual(objcheck.check_replay(obj, self.rules), [], path)
+
     def test_inline_assembly_and_raw_syscall_bytes(self) -> None:
         self.assertRefused(HEAD + 'void raft_kill(raft *rf) { (void)rf; __asm__ volatile("syscall"); }\n',
                            "makes a raw system call")

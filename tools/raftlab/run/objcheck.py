@@ -52,6 +52,7 @@ class Rules:
     def __init__(self, path: str = RULES_FILE) -> None:
         self.sections: dict[str, set[str]] = {}
         self.reasons: dict[str, str] = {}
+        self.replacements: dict[str, str] = {}   # [replay]: name -> its lab_ replacement
         section = ""
         with open(path) as f:
             for line in f:
@@ -64,12 +65,15 @@ class Rules:
                     continue
                 name, _, reason = line.partition(" ")
                 self.sections[section].add(name)
-                if reason.strip():
+                if section == "replay":
+                    self.replacements[name] = reason.strip()
+                elif reason.strip():
                     self.reasons[name] = reason.strip()
         self.define = self.sections["define"]
         self.callable = self.sections["lab"] | self.sections["libc"]
         self.framework = self.sections["lab"] | self.sections["framework"]
         self.libc = self.sections["libc"] | self.sections["forbidden"]
+        self.replay = self.sections["replay"]
 
 
 def _tool(args: list[str]) -> str:
@@ -286,6 +290,17 @@ def check_preprocessed(text: str, source_name: str, source: str = "raft.c") -> l
             return [f"{source} uses inline assembly: it can make system calls or read files that bypass "
                     "every other rule"]
     return []
+
+
+def check_replay(obj: str, rules: Rules | None = None, source: str = "raft.c") -> list[str]:
+    """The calls of the object that simulation mode cannot schedule or
+    replay (threads, locks, sleeps, clocks and random numbers that bypass
+    lab/sync.h and lab/rand.h), each with its lab_ replacement."""
+    rules = rules or Rules()
+    return [f"{source} calls {name}(), which simulation mode (SIM=1) cannot schedule or replay: "
+            f"use {rules.replacements[name]}"
+            for name, _, _, ndx in read_symbols(obj)
+            if ndx == "UND" and name in rules.replay]
 
 
 def check_object(obj: str, rules: Rules | None = None, source: str = "raft.c") -> list[str]:
