@@ -19,16 +19,16 @@ import textwrap
 import threading
 import time
 import unittest
-from typing import Sequence
+from typing import Any, Sequence
 from unittest import mock
 
-from raftlab.run import catalog, limits, pool, run, sandbox, stats
+from raftlab.run import catalog, limits, policy, pool, run, sandbox, stats
 
 # What --lab-info prints (tests/harness_info.c), cut down; the tests out of order.
-LAB_INFO = {
+LAB_INFO: dict[str, Any] = {
     "schema": 1,
-    "classes": [{"name": "SAFETY", "meaning": "..."}],
-    "limits": {"test_s": 120},
+    "classes": [{"name": name, "meaning": "..."} for name in policy.HARNESS_CLASSES],
+    "limits": dict(policy.LIMITS, watch_s=10),
     "parts": [{"name": "2A", "tests": 2, "limit_s": 360}, {"name": "2C", "tests": 2, "limit_s": 360}],
     "tests": ["2C/t06_figure8_unreliable", "2A/t01_initial_election", "2A/t02_reelection", "2C/t04_figure8"],
 }
@@ -63,6 +63,13 @@ class CatalogTest(unittest.TestCase):
             self.assertIn(words, str(caught.exception))
         with self.assertRaises(catalog.CatalogError):
             catalog.list_tests(os.path.join(directory, "missing"))
+
+    def test_a_binary_whose_policy_differs_is_refused(self) -> None:
+        for key, value in (("classes", [{"name": "SAFETY"}]),
+                           ("limits", dict(policy.LIMITS, runner_wall_s=999))):
+            with self.assertRaises(catalog.CatalogError) as caught:
+                catalog.parse_info(json.dumps(dict(LAB_INFO, **{key: value})))
+            self.assertIn("raftlab/run/policy.py", str(caught.exception))
 
     def test_selects_parts_globs_and_words(self) -> None:
         tests = TESTS

@@ -12,7 +12,7 @@ import json
 import subprocess
 from typing import Any, Sequence
 
-from .policy import PARTS
+from .policy import HARNESS_CLASSES, LIMITS, PARTS
 
 INFO_SCHEMA = 1   # the "schema" of --lab-info's JSON that this reads
 
@@ -40,7 +40,10 @@ def lab_info(binary: str) -> dict[str, Any]:
 
 def parse_info(text: str) -> dict[str, Any]:
     """--lab-info's JSON, with its tests checked to be "<part>/<name>" of
-    the lab's parts. Raises CatalogError."""
+    the lab's parts, and its classes and limits to be policy.py's: a binary
+    whose policy the Python side does not share would be misjudged (a class
+    it does not know is a CRASH; only SAFETY zeroes a test), so it is
+    refused. Raises CatalogError."""
     try:
         info = json.loads(text)
     except ValueError as err:
@@ -53,6 +56,16 @@ def parse_info(text: str) -> dict[str, Any]:
     for test in tests:
         if not isinstance(test, str) or test.count("/") != 1 or part_of(test) not in PARTS:
             raise CatalogError(f"--lab-info: {test!r} is not a test of one of the parts {', '.join(PARTS)}")
+    classes = [c.get("name") if isinstance(c, dict) else c for c in info.get("classes", [])]
+    if classes != list(HARNESS_CLASSES):
+        raise CatalogError(f"--lab-info: the binary's failure classes {classes} are not those of "
+                           f"raftlab/run/policy.py {list(HARNESS_CLASSES)}: update one to match the other")
+    limits = info.get("limits", {})
+    wrong = {k: limits.get(k) for k, v in LIMITS.items() if not isinstance(limits, dict) or limits.get(k) != v}
+    if wrong:
+        ours = {k: LIMITS[k] for k in wrong}
+        raise CatalogError(f"--lab-info: the binary's limits {wrong} are not raftlab/run/policy.py's "
+                           f"{ours}: update one to match the other")
     return info
 
 
