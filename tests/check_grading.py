@@ -123,11 +123,56 @@ def main() -> int:
               f"(reference full marks; skeleton 0, LIVENESS; CRASH; EXIT; BUILD-ERROR; JSON and CSV valid)")
     hostile_batch(work, jobs)
     interrupt_check(work)
+    sim_check(work, jobs)
     if failures:
         print(f"check_grading: {len(failures)} problem(s); work files kept in {work}", file=sys.stderr)
         return 1
     subprocess.run(["rm", "-rf", work])
     return 0
+
+
+def sim_check(work: str, jobs: str) -> None:
+    """grade --sim: the reference keeps full marks, a failure's report line
+    carries its replay command, and a raft.c that sleeps with usleep is
+    REFUSED (simulation could not replay it), naming the call."""
+    sim = os.path.join(work, "sim")
+    subs = {name: os.path.join(sim, name) for name in ("reference", "skeleton", "usleep")}
+    for name, path in subs.items():
+        os.makedirs(path)
+        shutil.copyfile(os.path.join(ROOT, "raft/raft.c" if name == "skeleton" else "solution/raft.c"),
+                        os.path.join(path, "raft.c"))
+    usleep_c = os.path.join(subs["usleep"], "raft.c")
+    with open(usleep_c) as f:
+        text = f.read()
+    assert "\nvoid raft_kill(raft *rf)\n{\n" in text, "solution/raft.c: raft_kill moved"
+    with open(usleep_c, "w") as f:
+        f.write("#include <unistd.h>\n" + text.replace("\nvoid raft_kill(raft *rf)\n{\n",
+                                                       "\nvoid raft_kill(raft *rf)\n{\n    usleep(1);\n"))
+    out, json_dir = os.path.join(sim, "out"), os.path.join(sim, "json")
+    proc = subprocess.run([sys.executable, GRADE, *subs.values(), "--sim", "--parts", "2A", "--runs", "2",
+                           "--jobs", jobs, "--out", out, "--json", json_dir, "--seed", "1"],
+                          capture_output=True, text=True)
+    check(proc.returncode == 0, f"grade --sim exited {proc.returncode}: {proc.stderr[-2000:]}")
+    docs = {}
+    for name in subs:
+        path = os.path.join(json_dir, name + ".json")
+        check(os.path.exists(path), f"grade --sim: no {path}")
+        if os.path.exists(path):
+            with open(path) as f:
+                docs[name] = json.load(f)
+    if len(docs) != len(subs):
+        return
+    check(docs["reference"]["score"] == 15, f"grade --sim: the reference scored {docs['reference']['score']}/15")
+    check(docs["skeleton"]["score"] == 0, f"grade --sim: the skeleton scored {docs['skeleton']['score']}")
+    with open(os.path.join(out, "skeleton", "report.txt")) as f:
+        report_text = f.read()
+    check("replay: make test-2A SIM=1" in report_text, "grade --sim: no replay command beside the skeleton's failures")
+    with open(os.path.join(out, "usleep", "refused.txt")) as f:
+        refused = f.read()
+    check(docs["usleep"]["score"] == 0 and "calls usleep(), which simulation mode (SIM=1) cannot schedule or "
+          "replay: use lab_sleep_ms" in refused, f"grade --sim: a raft.c calling usleep was not refused: {refused}")
+    if not failures:
+        print("check_grading: grade --sim: reference 15/15, skeleton 0 with replay commands, usleep REFUSED")
 
 
 # ---- the hostile corpus ------------------------------------------------------

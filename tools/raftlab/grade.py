@@ -23,6 +23,7 @@ import argparse
 import concurrent.futures
 import os
 import random
+import re
 import shutil
 import signal
 import sys
@@ -70,6 +71,11 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--file-limit", type=int, default=Limits.file_size_mb, help="MiB per file a run writes (its log)")
     ap.add_argument("--build-timeout", type=int, default=building.BUILD_TIMEOUT,
                     help=f"seconds for each compile and link (default {building.BUILD_TIMEOUT})")
+    ap.add_argument("--sim", action="store_true",
+                    help="run every test in simulation (SIM=1): deterministic, each failure replayable from its "
+                         "seed; a raft.c that calls what simulation cannot replay is REFUSED (default: real time)")
+    ap.add_argument("--strategy", choices=("random", "pct"), default="random",
+                    help="the simulation's scheduling strategy (default random; implies --sim)")
     ap.add_argument("--allow-network", action="store_true", help="do not run the tests in a network namespace")
     ap.add_argument("--no-sandbox", action="store_true",
                     help="no bubblewrap (for debugging the grader; the README says what is lost)")
@@ -81,6 +87,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     args = ap.parse_args(argv)
     if args.runs < 1 or args.jobs < 1:
         ap.error("--runs and --jobs must be at least 1")
+    if args.strategy != "random":
+        args.sim = True
     if args.json and len(args.submissions) > 1 and os.path.isfile(args.json):
         ap.error("--json must be a directory when grading several submissions")
     return args
@@ -123,7 +131,7 @@ def prepare(args: argparse.Namespace, box: sandbox.Sandbox, lab: building.Lab,
             return
         log(f"grade: building {sub.name} ({sub.path}: {sub.taken_from}) ...")
         try:
-            binaries[sub.name], _ = building.build(box, lab, work, sub.name, sub.source)
+            binaries[sub.name], _ = building.build(box, lab, work, sub.name, sub.source, replayable=args.sim)
         except building.Refused as err:
             more = f" (and {len(err.problems) - 1} more, in refused.txt)" if len(err.problems) > 1 else ""
             grade.status, grade.detail = "REFUSED", err.problems[0] + more
@@ -143,6 +151,18 @@ def prepare(args: argparse.Namespace, box: sandbox.Sandbox, lab: building.Lab,
     # In the batch's order whatever order the builds finished in: the seeds (--seed) follow it.
     binaries = {s.name: binaries[s.name] for s in subs if s.name in binaries}
     return [grades[id(s)] for s in subs], binaries
+
+
+def sim_env(args: argparse.Namespace, source_path: str) -> dict[str, str]:
+    """The environment that puts a run in simulation (lab/sim.h), or none.
+    LAB_RAFT only completes the replay command of a FAIL line (RAFT=<dir>):
+    given for a submission that is a directory with a plain name."""
+    if not args.sim:
+        return {}
+    env = {"LAB_SIM": "1", "LAB_SIM_STRATEGY": args.strategy}
+    if os.path.isdir(source_path) and re.fullmatch(r"[A-Za-z0-9_./-]+", source_path):
+        env["LAB_RAFT"] = source_path
+    return env
 
 
 def runner_sandbox(box: sandbox.Sandbox, binary: str, args: argparse.Namespace) -> run.SandboxSpec:
@@ -197,6 +217,9 @@ def grade_all(args: argparse.Namespace, box: sandbox.Sandbox, lab: building.Lab,
         log(f"grade: warning: {w}")
     grades, binaries = prepare(args, box, lab, work)
     policy_text = scoring.policy_statement(args.policy, args.runs)
+    if args.sim:
+        policy_text += (f" Every run is in simulation ({args.strategy} scheduling, virtual time): a failure "
+                        "replays exactly from its seed.")
 
     # The process limit counts every thread of the user, all runs together:
     # a 7-server test has about 300.
@@ -207,7 +230,9 @@ def grade_all(args: argparse.Namespace, box: sandbox.Sandbox, lab: building.Lab,
         f"{args.jobs} at once; limits per run: {args.wall_limit} s wall, {limits.describe(prefix)}")
     log(f"grade: {policy_text}")
 
-    runners = {name: run.Runner(b, limits, args.wall_limit, runner_sandbox(box, b, args))
+    source_paths = {g.name: g.path for g in grades}
+    runners = {name: run.Runner(b, limits, args.wall_limit, runner_sandbox(box, b, args),
+                                env=sim_env(args, source_paths.get(name, "")))
                for name, b in binaries.items()}
     jobs = make_jobs(runners, tests, args, work)
     span: dict[str, tuple[float, float]] = {}   # submission -> (its first run's start, its last run's end)

@@ -188,9 +188,11 @@ def take_file(path: str, dest: str, cap: int = OBJECT_CAP) -> str:
     return dest
 
 
-def build(box: Sandbox, lab: Lab, work: str, name: str, source: bytes) -> tuple[str, float]:
+def build(box: Sandbox, lab: Lab, work: str, name: str, source: bytes,
+          replayable: bool = False) -> tuple[str, float]:
     """The test binary of one submission (its path), built and checked;
-    raises BuildError or Refused."""
+    raises BuildError or Refused. replayable (grading in simulation): also
+    refuse the calls that simulation cannot schedule or replay."""
     top = _private_dir(os.path.join(work, "subs", name))
     src = _private_dir(os.path.join(top, "src"))
     with open(os.path.join(src, "raft.c"), "wb") as f:
@@ -229,6 +231,8 @@ def build(box: Sandbox, lab: Lab, work: str, name: str, source: bytes) -> tuple[
                     objcheck.check_object(obj) +
                     objcheck.check_headers(objcheck.read_deps(deps), lab.headers, os.path.join(src, "raft.c")))
         problems += objcheck.check_preprocessed(pre_text, "raft.c")
+        if replayable:
+            problems += objcheck.check_replay(obj)
     except (OSError, subprocess.SubprocessError) as err:
         raise BuildError(f"the object check could not read raft.o: {err}")
     if problems:

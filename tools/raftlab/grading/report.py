@@ -118,7 +118,7 @@ def text_report(grade: Grade, policy_text: str, out_dir: str | None = None) -> s
         for r in failing:
             o = r.stats.failures[0]
             where = shown_path(o.log_path) if o.log_path else ""
-            lines.append(f"  {o.fail_line()}\n      log: {where}")
+            lines.append(f"  {o.fail_line()}\n      log: {where}" + (f"   replay: {o.replay}" if o.replay else ""))
     if out_dir:
         lines.append(f"logs and results.json: {shown_path(out_dir)}/")
     return "\n".join(lines)
