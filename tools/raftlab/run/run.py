@@ -3,16 +3,18 @@
 The test binary is run with --filter for the one test, SEED set (so every
 run, failed or not, can be replayed), the limits of limits.py, and a wall
 clock limit behind the harness's own (120 s per test, a watchdog for
-hangs, Criterion's 150-s timeout; tests/lab_policy.h): past it the whole process tree is
-killed and the run is a HANG. Its output goes to a log file, for people.
+hangs, Criterion's 150-s timeout; tests/lab_policy.h): past it the whole
+process tree is killed and the run is a HANG. Its output goes to a log
+file, for people.
 
 The outcome never comes from that output, which the Raft code shares and
 can garble or imitate: the harness writes its FAIL lines, and Criterion's
 runner process a keyed VERDICT record per test, to a verdict file of the
 run's own (LAB_VERDICT_FILE, bound into the sandbox; tests/harness_report.c).
-A run passes only on a VERDICT ... PASS record carrying the run's secret key (LAB_VERDICT_KEY_FD,
-read and closed before any test process starts) and no FAIL line; when the
-process died without a verdict, the outcome comes from how it ended.
+A run passes only on a VERDICT ... PASS record carrying the run's secret
+key (LAB_VERDICT_KEY_FD, read and closed before any test process starts)
+and no FAIL line; when the process died without a verdict, the outcome
+comes from how it ended.
 """
 from __future__ import annotations
 
@@ -24,7 +26,7 @@ import subprocess
 import threading
 import time
 from dataclasses import dataclass
-from typing import Callable, Sequence, Union
+from typing import Protocol, Sequence, Union
 
 from . import catalog, limits as limits_mod
 from .policy import RUNNER_WALL_SECONDS, TEST_SECONDS, OutcomeClass, harness_class
@@ -33,10 +35,18 @@ from .policy import RUNNER_WALL_SECONDS, TEST_SECONDS, OutcomeClass, harness_cla
 # 150 s; a run still going at 160 s is stuck beyond all of them.
 DEFAULT_WALL_SECONDS = RUNNER_WALL_SECONDS
 
-# What runs the test binary's command (inner): a function that wraps it in
-# bubblewrap (sandbox.py; rw: (outside, inside) paths to bind writable), or
-# a command prefix (unshare -n, or nothing).
-Wrapper = Callable[..., list[str]]
+
+class Wrapper(Protocol):
+    """A sandbox that wraps the test binary's command: bubblewrap (the
+    grader's, around sandbox.Sandbox.wrap)."""
+    def __call__(self, inner: list[str], rw: Sequence[tuple[str, str]] = ()) -> list[str]:
+        """The command that runs inner in the sandbox, with rw's (outside,
+        inside) paths bound writable."""
+        ...
+
+
+# What runs the test binary's command: a Wrapper, or a command prefix
+# (unshare -n, or nothing).
 SandboxSpec = Union[Wrapper, Sequence[str]]
 
 # In simulation (LAB_SIM=1) a FAIL line ends with the command that replays
