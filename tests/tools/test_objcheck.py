@@ -95,6 +95,22 @@ class ObjcheckTest(unittest.TestCase):
             self.assertIn(words, proc.stderr)
             self.assertIn("calls usleep(), which simulation mode", proc.stderr)
 
+    def test_stress_and_make_refuse_it_in_simulation(self) -> None:
+        """make check-raft SIM=1, which tools/stress --sim runs before any run."""
+        from raftlab.run import build
+        with open(os.path.join(ROOT, "raft", "raft.c")) as f:
+            skeleton = f.read()
+        staged = build.stage(ROOT, "objcheck-replay-test", ("#include <unistd.h>\n" + skeleton.replace(
+            "\nvoid raft_kill(raft *rf)\n{\n", "\nvoid raft_kill(raft *rf)\n{\n    usleep(1);\n")).encode())
+        try:
+            build.build(ROOT, staged)
+            said = build.unreplayable(ROOT, staged)
+            self.assertIn("check-raft: error: simulation mode cannot run this raft.c", said)
+            self.assertIn("raft.c calls usleep(), which simulation mode (SIM=1) cannot schedule or replay", said)
+            self.assertEqual(build.unreplayable(ROOT, "raft"), "")
+        finally:
+            shutil.rmtree(os.path.join(ROOT, staged), ignore_errors=True)
+
     def test_the_skeleton_and_the_reference_are_replayable(self) -> None:
         for path in ("raft/raft.c", "solution/raft.c"):
             if os.path.exists(os.path.join(ROOT, path)):

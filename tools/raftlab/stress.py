@@ -100,6 +100,9 @@ def main(argv: list[str]) -> int:
         binary = build.build(ROOT, args.raft)
     except build.BuildError as err:
         sys.exit(f"stress: {shown_path(raft_c)} does not build:\n{err.summary}")
+    refused = build.unreplayable(ROOT, args.raft) if args.sim else ""
+    if refused:
+        sys.exit(f"stress: {shown_path(raft_c)} cannot run in simulation:\n{refused}")
     try:
         tests = catalog.select(catalog.list_tests(binary), patterns=catalog.parse_target(args.target))
     except (catalog.CatalogError, catalog.SelectionError) as err:

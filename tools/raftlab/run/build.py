@@ -53,6 +53,16 @@ def build(root: str, raft_dir: str, env_overrides: dict[str, str] | None = None,
     return os.path.join(root, path)
 
 
+def unreplayable(root: str, raft_dir: str) -> str:
+    """What simulation cannot replay in RAFT=raft_dir's raft.c (make
+    check-raft SIM=1: tools/check-raft --sim), as it said it; "" if nothing."""
+    proc = subprocess.run(["make", "--no-print-directory", "-s", "-C", root, f"RAFT={raft_dir}", "SIM=1",
+                           "check-raft"], capture_output=True, text=True)
+    if proc.returncode == 0:
+        return ""
+    return "\n".join(line for line in (proc.stdout + proc.stderr).splitlines() if line.startswith("check-raft:"))
+
+
 def first_errors(log: str, limit: int = 12) -> str:
     """The compiler's first error lines (with their context lines), or the
     log's last lines when no line looks like an error."""
