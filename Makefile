@@ -57,7 +57,7 @@ CRITERION_CFLAGS = $(shell pkg-config --cflags criterion 2>/dev/null)
 CRITERION_LIBS   = $(shell pkg-config --libs criterion 2>/dev/null || echo -lcriterion)
 
 # --- the framework library -------------------------------------------------
-LIB_SRCS := lab/sync.c lab/registry.c lab/fatal.c lab/rand.c lab/pool.c lab/sim.c lab/sim_sync.c lab/sim_detect.c \
+LIB_SRCS := lab/sync.c lab/registry.c lab/fatal.c lab/rand.c lab/pool.c lab/sim.c lab/sim_sync.c lab/sim_detect.c lab/trace.c \
             labrpc/codec.c labrpc/network.c labrpc/call.c \
             persister/persister.c \
             raft/applych.c raft/util.c
@@ -123,8 +123,10 @@ bench-sim:
 
 # --- the Raft suites: one Criterion binary per implementation ---------------
 # RAFT=raft (the student's raft/raft.c) or RAFT=solution (solution/raft.c).
-RAFT_TEST_SRCS := tests/harness.c tests/harness_apply.c tests/harness_check.c tests/harness_info.c tests/harness_monitor.c tests/harness_random.c tests/harness_report.c tests/harness_signals.c tests/harness_sanitizers.c tests/harness_watchdog.c tests/support/backtrace.c tests/support/hang_dump.c tests/test_2a.c tests/test_2b.c tests/test_2c.c tests/test_2d.c
-RAFT_TEST_OBJS := $(RAFT_TEST_SRCS:%.c=$(BUILD)/%.o)
+RAFT_TEST_SRCS := tests/harness.c tests/harness_apply.c tests/harness_check.c tests/harness_info.c tests/harness_monitor.c tests/harness_random.c tests/harness_report.c tests/harness_signals.c tests/harness_sanitizers.c tests/harness_trace.c tests/harness_timeline.c tests/harness_watchdog.c tests/support/backtrace.c tests/support/hang_dump.c tests/test_2a.c tests/test_2b.c tests/test_2c.c tests/test_2d.c
+# The timeline page's template, compiled in (tests/harness_timeline.c says why).
+TIMELINE_PAGE_OBJ := $(BUILD)/gen/timeline_page.o
+RAFT_TEST_OBJS := $(RAFT_TEST_SRCS:%.c=$(BUILD)/%.o) $(TIMELINE_PAGE_OBJ)
 RAFT_IMPL_OBJ  := $(BUILD)/$(RAFT)/raft.o
 RAFT_BIN       := $(BUILD)/raft-tests-$(subst /,-,$(RAFT))
 # Extra flags for compiling the Raft implementation's object only (not the
@@ -156,9 +158,22 @@ PART_DILATION ?= 1
 SIM ?=
 SIM_STRATEGY ?=
 SIM_ENV := $(if $(filter 1,$(SIM)),LAB_SIM=1 LAB_RAFT=$(RAFT) $(if $(SIM_STRATEGY),LAB_SIM_STRATEGY=$(SIM_STRATEGY)))
-RUN_PART = $(SIM_ENV) $(SAN_ENV) $(RAFT_VALGRIND_ENV) $(TIMEOUT) -k 10 $$(($$($(SAN_ENV) $(RAFT_BIN) --lab-part-limit=$(1)) * $(PART_DILATION))) $(RUN_PREFIX) $(RAFT_BIN) --filter 'raft$(1)/$(ONLY)' -j1 $(CRITERION_FLAGS)
+# VIS=failure (default): a failing test writes its timeline page (README
+# "Seeing a run") into TIMELINE_DIR and prints its path after the FAIL line;
+# VIS=always: every test does; VIS=never: nothing is recorded.
+VIS ?= failure
+TIMELINE_DIR ?= $(abspath build/timelines)
+VIS_ENV = LAB_VIS=$(VIS) LAB_TIMELINE_DIR='$(TIMELINE_DIR)'
+RUN_PART = mkdir -p '$(TIMELINE_DIR)' && $(VIS_ENV) $(SIM_ENV) $(SAN_ENV) $(RAFT_VALGRIND_ENV) $(TIMEOUT) -k 10 $$(($$($(SAN_ENV) $(RAFT_BIN) --lab-part-limit=$(1)) * $(PART_DILATION))) $(RUN_PREFIX) $(RAFT_BIN) --filter 'raft$(1)/$(ONLY)' -j1 $(CRITERION_FLAGS)
 
 all: $(RAFT_BIN)
+
+$(BUILD)/gen/timeline_page.c: tools/timeline/timeline.html tools/timeline/embed.sh
+	@mkdir -p $(dir $@)
+	LC_ALL=C sh tools/timeline/embed.sh $< >$@.tmp && mv $@.tmp $@
+
+$(TIMELINE_PAGE_OBJ): $(BUILD)/gen/timeline_page.c
+	$(CC) $(CFLAGS) -c $< -o $@
 
 $(RAFT_BIN): $(RAFT_TEST_OBJS) $(RAFT_IMPL_OBJ) $(TEST_SHIM) $(BUILD)/tests/support/test_support.o $(LIB) | deps
 	$(CC) $(LDFLAGS) $(RAFT_LDFLAGS) -o $@ $(RAFT_TEST_OBJS) $(RAFT_IMPL_OBJ) $(TEST_SHIM) $(BUILD)/tests/support/test_support.o $(LIB) $(CRITERION_LIBS) $(LDLIBS)

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "lab/fatal.h"
+#include "lab/trace.h"
 #include "labrpc/labrpc_internal.h"
 
 /* How long a caller spins for a fast handler before it sleeps. */
@@ -70,6 +71,8 @@ static void run_job(lab_pool_job *base)
     lab_mutex_lock(&net->mu);
     call *c = job->caller;
     if (c) {
+        if (lab_trace_on())
+            c->answered_us = lab_trace_now();
         codec_buffer tmp = c->reply;
         c->reply = job->reply;
         job->reply = tmp;
@@ -113,6 +116,8 @@ static bool run_handler(labrpc_network *net, call *c, labrpc_server *srv, const 
     c->phase = CALL_WAITING_HANDLER;
     srv->running++;
     net->handlers_running++;
+    if (lab_trace_on())
+        c->delivered_us = lab_trace_now();
     lab_pool_submit(net->pool, &job->base);
 
     lab_mutex_unlock(&net->mu);
@@ -121,6 +126,7 @@ static bool run_handler(labrpc_network *net, call *c, labrpc_server *srv, const 
     while (!atomic_load_explicit(&c->handler_done, memory_order_acquire) && !c->cut && !c->aborted)
         lab_cond_wait(&c->wake, &net->mu);
     if (!atomic_load_explicit(&c->handler_done, memory_order_relaxed)) {
+        c->fate = c->aborted ? LAB_TRACE_ABORTED : LAB_TRACE_CUT;
         c->job->caller = NULL;   /* abandoned: the pool thread frees the job */
         c->job = NULL;
         return false;
@@ -136,22 +142,31 @@ static bool deliver(labrpc_network *net, call *c, const char *method, const code
     assert(lab_mutex_held_by_me(&net->mu));
     labrpc_end *end = c->end;
     labrpc_server *srv = end->slot ? end->slot->server : NULL;
-    if (end->retired)
+    if (end->retired) {
+        c->fate = LAB_TRACE_ABORTED;
         return false;
+    }
     if (!end->enabled || !srv) {
         /* Long delays are what catch a leader that sends RPCs synchronously:
          * one dead peer would stall its heartbeats to all the others. */
-        sleep_out(net, c, d->fail_ms);
+        c->fate = LAB_TRACE_UNREACHABLE;
+        c->delay_ms = d->fail_ms;
+        if (!sleep_out(net, c, d->fail_ms))
+            c->fate = LAB_TRACE_ABORTED;
         return false;
     }
     bool reliable = net->reliable;
     bool long_reordering = net->long_reordering;
     if (!reliable) {
+        c->delay_ms = d->short_delay_ms;
+        c->fate = LAB_TRACE_ABORTED;
         if (!sleep_out(net, c, d->short_delay_ms))
             return false;
+        c->fate = LAB_TRACE_REQUEST_DROPPED;
         if (d->drop_request < 100)
             return false;
     }
+    c->fate = c->aborted ? LAB_TRACE_ABORTED : LAB_TRACE_CUT;
     if (srv->dead || c->aborted)
         return false;   /* the server was deleted while the request travelled */
     srv->count++;
@@ -160,17 +175,40 @@ static bool deliver(labrpc_network *net, call *c, const char *method, const code
     /* A reply computed by a server that died or was cut off meanwhile is never
      * delivered: the caller must not believe an append that went into a
      * persister the tester has since replaced. */
+    c->fate = c->aborted ? LAB_TRACE_ABORTED : LAB_TRACE_CUT;
     if (c->cut || c->aborted || !end->enabled || end->slot->server != srv)
         return false;
+    c->fate = LAB_TRACE_REPLY_DROPPED;
     if (!reliable && d->drop_reply < 100)
         return false;   /* the handler's effects stay; only the reply is lost */
     if (long_reordering && d->reorder < 600) {
         /* Late replies catch a Raft that trusts an old reply's view of the world. */
+        c->delay_ms = d->reorder_ms;
+        c->fate = LAB_TRACE_ABORTED;
         if (!sleep_out(net, c, d->reorder_ms))
             return false;
     }
+    c->fate = LAB_TRACE_REPLIED;
     net->total_bytes += (int64_t)c->reply.len;
     return true;
+}
+
+/* The call's life for lab/trace.h, as it ends; net->mu held. */
+static void record_call(const call *c, const char *method, int64_t sent_us, size_t args_len)
+{
+    lab_trace_event e = lab_trace_blank(LAB_TRACE_CALL);
+    e.t3 = e.t0;
+    e.t0 = sent_us;
+    e.t1 = c->delivered_us;
+    e.t2 = c->answered_us;
+    e.server = (int16_t)c->end->trace_from;
+    e.peer = (int16_t)c->end->trace_to;
+    e.name = (int16_t)lab_trace_name_id(method);
+    e.a = (int32_t)args_len;
+    e.b = c->answered_us >= 0 ? (int32_t)c->reply.len : -1;   /* a reply was made, delivered or not */
+    e.c = c->fate;
+    e.d = c->delay_ms;
+    lab_trace_record(&e);
 }
 
 bool labrpc_call(labrpc_end *end, const char *method, const codec_buffer *args, codec_buffer *reply)
@@ -188,6 +226,9 @@ bool labrpc_call(labrpc_end *end, const char *method, const codec_buffer *args, 
     call c;
     memset(&c, 0, sizeof c);
     c.end = end;
+    c.delivered_us = c.answered_us = -1;
+    c.delay_ms = -1;
+    int64_t sent_us = lab_trace_on() ? lab_trace_now() : -1;
     atomic_init(&c.handler_done, 0);
     lab_cond_init(&c.wake);
     c.next = net->calls;
@@ -197,6 +238,8 @@ bool labrpc_call(labrpc_end *end, const char *method, const codec_buffer *args, 
     net->calls_in_progress++;
 
     bool ok = deliver(net, &c, method, args, &d);
+    if (sent_us >= 0)
+        record_call(&c, method, sent_us, args->len);
 
     if (c.prev)
         c.prev->next = c.next;

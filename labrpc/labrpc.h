@@ -76,6 +76,9 @@ void labrpc_network_connect(labrpc_network *net, const char *end_name, const cha
 void labrpc_network_enable(labrpc_network *net, const char *end_name, bool enabled);
 /* Retire an end: calls on it fail at once from now on, sleeping ones wake. */
 void labrpc_network_retire_end(labrpc_network *net, const char *end_name);
+/* Which servers an end links (by number), so that a recorded call (lab/trace.h)
+ * says from whom to whom; -1 when unknown, as for an end never labelled. */
+void labrpc_end_set_trace_ids(labrpc_end *end, int from, int to);
 
 /* Servers. Adding under a name that holds a server replaces (kills) it. */
 void labrpc_network_add_server(labrpc_network *net, const char *server_name, labrpc_server *srv);

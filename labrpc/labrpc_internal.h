@@ -57,6 +57,7 @@ struct labrpc_end {
     bool retired;
     server_slot *slot;           /* connection; NULL when unconnected */
     lab_rand rand;               /* this end's own random stream */
+    int trace_from, trace_to;    /* servers it links, for lab/trace.h; -1 unknown */
     struct labrpc_end *next_in_bucket;
     struct labrpc_end *next_all;
 };
@@ -80,6 +81,11 @@ typedef struct call {
     labrpc_job *job;             /* while the handler runs */
     codec_buffer reply;          /* moved here by the worker when done */
     lab_cond wake;
+    /* For lab/trace.h, when recording: */
+    int fate;                    /* lab_trace_fate */
+    int delay_ms;                /* the delay drawn for it */
+    int64_t delivered_us;        /* the handler was handed the request; -1: never */
+    int64_t answered_us;         /* the handler returned; -1: never */
     struct call *prev, *next;    /* in net->calls */
 } call;
 

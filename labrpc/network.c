@@ -139,6 +139,7 @@ labrpc_end *labrpc_network_make_end(labrpc_network *net, const char *end_name)
     labrpc_end *e = lab_calloc(1, sizeof *e);
     e->name = lab_strdup(end_name);
     e->net = net;
+    e->trace_from = e->trace_to = -1;
     lab_rand_seed_labelled(&e->rand, net->seed, end_name);
     unsigned b = bucket_of(end_name);
     e->next_in_bucket = net->end_buckets[b];
@@ -187,6 +188,14 @@ void labrpc_network_enable(labrpc_network *net, const char *end_name, bool enabl
     if (!enabled)
         labrpc_cut_calls(net, e, NULL);
     lab_mutex_unlock(&net->mu);
+}
+
+void labrpc_end_set_trace_ids(labrpc_end *end, int from, int to)
+{
+    lab_mutex_lock(&end->net->mu);
+    end->trace_from = from;
+    end->trace_to = to;
+    lab_mutex_unlock(&end->net->mu);
 }
 
 void labrpc_network_retire_end(labrpc_network *net, const char *end_name)

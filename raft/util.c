@@ -5,7 +5,8 @@
  * time zero for the timestamps. Each line is stamped, formatted into one
  * buffer and written with one fwrite and an fflush, all under one lock, so
  * lines from different threads never mix mid-line and appear at once, with
- * timestamps in order.
+ * timestamps in order. While a timeline is recorded (lab/trace.h), each
+ * line also goes to the recorder, printed or not.
  */
 #include "raft/util.h"
 
@@ -18,6 +19,7 @@
 #include "lab/fatal.h"
 #include "lab/sim.h"
 #include "lab/sync.h"
+#include "lab/trace.h"
 
 static lab_once init_once = LAB_ONCE_INIT;
 static int verbosity;                       /* written once, by debug_init_once */
@@ -52,7 +54,23 @@ static void debug_init(void)
 int debug_verbosity(void)
 {
     debug_init();
-    return verbosity;
+    return verbosity == 0 && lab_trace_on() ? 1 : verbosity;
+}
+
+/* The message alone (no prefix), for the timeline. */
+static void record_line(const char *topic, int me, const char *fmt, va_list ap)
+{
+    char small[512];
+    int len = vsnprintf(small, sizeof small, fmt, ap);
+    if (len < 0)
+        return;
+    if ((size_t)len >= sizeof small)   /* a longer line is cut: the page is no place for dumps */
+        len = (int)sizeof small - 1;
+    lab_trace_event e = lab_trace_blank(strcmp(topic, "MARK") == 0 ? LAB_TRACE_MARK : LAB_TRACE_LOG);
+    e.server = (int16_t)(me >= 0 && me < INT16_MAX ? me : -1);
+    e.name = (int16_t)lab_trace_name_id(topic);
+    e.text = lab_trace_copy_text(small, (size_t)len);
+    lab_trace_record(&e);
 }
 
 /*
@@ -102,9 +120,17 @@ void debug_printf(const char *topic, int me, const char *fmt, ...)
     /* Simulation (lab/sim.h): printing is no scheduling point, so that a run
      * replayed with VERBOSE=1 is the very run that failed without it. */
     lab_sim_invisible_begin();
-    lab_mutex_lock(&print_mu);
-    print_line(topic, me, fmt, ap);
-    lab_mutex_unlock(&print_mu);
+    if (lab_trace_on()) {
+        va_list again;
+        va_copy(again, ap);
+        record_line(topic, me, fmt, again);
+        va_end(again);
+    }
+    if (verbosity >= 1) {
+        lab_mutex_lock(&print_mu);
+        print_line(topic, me, fmt, ap);
+        lab_mutex_unlock(&print_mu);
+    }
     lab_sim_invisible_end();
     va_end(ap);
 }

@@ -16,6 +16,15 @@
  * Topics are bare words; by convention: TIMER VOTE LEAD TERM LOG APPEND
  * COMMIT APPLY PERSIST SNAP DROP TEST (TEST is the harness's own).
  *
+ * A failing test's timeline page (README "Seeing a run") shows every DPRINTF
+ * line beside the servers' lanes, with or without VERBOSE: while a run
+ * records one, DPRINTF lines are recorded (and printed only with VERBOSE).
+ * DANNOTATE marks a moment on your server's lane of that page, with a label:
+ *
+ *     DANNOTATE(rf->me, "became leader of term %d", rf->current_term);
+ *
+ * It is a DPRINTF with the topic MARK (printed with VERBOSE like any other).
+ *
  * UNUSED(a, b, ...) marks parameters, variables or static functions that
  * unfinished code does not use yet, so that it compiles with -Werror; the
  * skeleton has one per function you fill in. Delete it once you use them.
@@ -23,7 +32,9 @@
 #ifndef RAFT_UTIL_H
 #define RAFT_UTIL_H
 
-int debug_verbosity(void);   /* VERBOSE as a number, read once; 0 if unset */
+/* The level DPRINTF lines are taken at: VERBOSE as a number (read once; 0 if
+ * unset), but at least 1 while the run records a timeline (lab/trace.h). */
+int debug_verbosity(void);
 void debug_printf(const char *topic, int me, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
@@ -38,6 +49,8 @@ void debug_printf(const char *topic, int me, const char *fmt, ...)
         if (debug_verbosity() >= 2)                              \
             debug_printf(#topic, (me), __VA_ARGS__);             \
     } while (0)
+
+#define DANNOTATE(me, ...) DPRINTF(MARK, me, __VA_ARGS__)
 
 /* Passing them to a function that ignores them is a use that no compiler
  * warns about, and costs nothing once inlined. */

@@ -55,6 +55,22 @@ static void slot_release(harness *h, int i)
     lab_mutex_unlock(&h->mu);
 }
 
+/* A raft_start and what it answered, for the timeline. */
+static void trace_start_call(int i, int64_t called, bool ok, int index, int term, const void *cmd, size_t len)
+{
+    char shown[80];
+    harness_format_command(shown, sizeof shown, cmd, len);
+    lab_trace_event e = lab_trace_blank(LAB_TRACE_START);
+    e.t1 = e.t0;
+    e.t0 = called;
+    e.server = (int16_t)i;
+    e.a = ok;
+    e.b = index;
+    e.c = term;
+    e.text = lab_trace_copy_text(shown, strlen(shown));
+    lab_trace_record(&e);
+}
+
 bool harness_start_on(harness *h, int i, bool only_if_connected, const void *cmd, size_t len,
                      int *index, int *term)
 {
@@ -65,8 +81,11 @@ bool harness_start_on(harness *h, int i, bool only_if_connected, const void *cmd
     raft *rf = slot_acquire(h, i, only_if_connected, NULL);
     if (rf) {
         int w = harness_watch_enter("raft_start", i);
+        int64_t called = lab_trace_on() ? lab_trace_now() : -1;
         ok = raft_start(rf, cmd, len, &idx, &t);
         harness_watch_leave(w);
+        if (called >= 0)
+            trace_start_call(i, called, ok, idx, t, cmd, len);
         if (ok)   /* a leader says which term it leads */
             safe = harness_monitor_observe(h, i, t, true, reason, sizeof reason);
         slot_release(h, i);
@@ -100,6 +119,7 @@ bool harness_observe_state(harness *h, int i, int *term, bool *is_leader, int *i
         int w = harness_watch_enter("raft_get_state", i);
         raft_get_state(rf, &t, &leader);
         harness_watch_leave(w);
+        harness_trace_state(i, t, leader);
         safe = harness_monitor_observe(h, i, t, leader, reason, sizeof reason);
         slot_release(h, i);
     }
@@ -170,6 +190,7 @@ void harness_connect(harness *h, int i)
         peers[j] = h->slots[j].connected;
     lab_mutex_unlock(&h->mu);
     enable_links(h, i, peers, true);
+    harness_trace_links(h, LAB_TRACE_CONNECT, i);
 }
 
 void harness_disconnect(harness *h, int i)
@@ -184,6 +205,7 @@ void harness_disconnect(harness *h, int i)
     for (int j = 0; j < h->n; j++)
         peers[j] = true;
     enable_links(h, i, peers, false);
+    harness_trace_links(h, LAB_TRACE_DISCONNECT, i);
 }
 
 /* ---- crash and start -------------------------------------------------------------- */
@@ -222,8 +244,10 @@ void harness_crash_server(harness *h, int i)
 {
     assert(harness_on_main_thread());
     slot *s = &h->slots[i];
-    if (s->instance)
+    if (s->instance) {
         DPRINTF(TEST, i, "crash");
+        harness_trace_event(LAB_TRACE_CRASH, i, -1, -1, -1, NULL);
+    }
     note_fault(h);
 
     lab_mutex_lock(&h->mu);
@@ -299,6 +323,7 @@ void harness_start_server(harness *h, int i)
     for (int j = 0; j < h->n; j++) {
         harness_rand_string(h, s->end_names[j], END_NAME_LEN);
         s->ends[j] = labrpc_network_make_end(h->net, s->end_names[j]);
+        labrpc_end_set_trace_ids(s->ends[j], i, j);
         labrpc_network_connect(h->net, s->end_names[j], h->slots[j].name);
     }
     s->has_ends = true;
@@ -336,6 +361,7 @@ void harness_start_server(harness *h, int i)
     lab_mutex_lock(&h->mu);
     s->rf = s->instance;
     lab_mutex_unlock(&h->mu);
+    harness_trace_event(LAB_TRACE_RESTART, i, s->incarnation, -1, -1, NULL);
 
     applier_arg *a = lab_malloc(sizeof *a);
     *a = (applier_arg){h, i, s->instance, s->ch};
@@ -358,6 +384,7 @@ harness *harness_make(int n, bool unreliable, bool snapshot)
     assert(n > 0);
     uint64_t current_seed = test_seed();
     harness_report_begin(current_seed);
+    harness_trace_begin(n, unreliable);
 
     static bool warned;
     if (!warned && sysconf(_SC_NPROCESSORS_ONLN) < 2) {
@@ -411,6 +438,7 @@ void harness_begin(harness *h, const char *description)
     printf("%s ...\n", description);
     fflush(stdout);
     DPRINTF(TEST, -1, "begin %s", description);
+    harness_trace_event(LAB_TRACE_TEST, -1, -1, -1, -1, description);
     h->t0_ms = lab_now_ms();
     h->rpcs0 = harness_rpc_total(h);
     h->bytes0 = harness_bytes_total(h);
@@ -592,7 +620,9 @@ void harness_set_unreliable(harness *h, bool unreliable)
     lab_mutex_lock(&h->mu);
     h->unreliable = unreliable;
     h->fault_epoch++;
+    bool long_reordering = h->long_reordering;
     lab_mutex_unlock(&h->mu);
+    harness_trace_event(LAB_TRACE_NETWORK, -1, !unreliable, long_reordering, h->n, NULL);
 }
 
 void harness_set_long_reordering(harness *h, bool on)
@@ -602,6 +632,8 @@ void harness_set_long_reordering(harness *h, bool on)
     lab_mutex_lock(&h->mu);
     h->long_reordering = on;
     h->fault_epoch++;
+    bool unreliable = h->unreliable;
     lab_mutex_unlock(&h->mu);
+    harness_trace_event(LAB_TRACE_NETWORK, -1, !unreliable, on, h->n, NULL);
 }
 

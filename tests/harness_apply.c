@@ -239,6 +239,15 @@ static void apply_command(harness *h, int i, const apply_msg *m, char *err, size
                  "skipping %d (each index is applied once, in order)", i, index, last, last + 1);
 }
 
+/* What the tester received, for the timeline. */
+static void trace_apply(int i, const apply_msg *m)
+{
+    if (m->command_valid)
+        harness_trace_command(LAB_TRACE_APPLY, i, m->command_index, -1, -1, m->command, m->command_len);
+    else if (m->snapshot_valid)
+        harness_trace_event(LAB_TRACE_APPLY_SNAPSHOT, i, m->snapshot_index, m->snapshot_term, -1, NULL);
+}
+
 void *harness_applier_main(void *p)
 {
     applier_arg *a = p;
@@ -246,6 +255,7 @@ void *harness_applier_main(void *p)
     apply_msg m;
     while (applych_receive(a->ch, &m)) {
         char err[REASON_LEN] = "";
+        trace_apply(a->me, &m);
         if (m.command_valid)
             apply_command(h, a->me, &m, err, sizeof err);
         /* other kinds of message are ignored, as in the original */
@@ -273,6 +283,7 @@ void *harness_snapshot_applier_main(void *p)
     apply_msg m;
     while (applych_receive(a->ch, &m)) {
         char err[REASON_LEN] = "";
+        trace_apply(i, &m);
         if (m.snapshot_valid) {
             lab_mutex_lock(&h->mu);
             int before = h->slots[i].last_applied;
@@ -304,6 +315,7 @@ void *harness_snapshot_applier_main(void *p)
             lab_mutex_unlock(&h->mu);
             if (take) {
                 DPRINTF(TEST, i, "snapshot through %d (%zu bytes)", m.command_index, snap.len);
+                harness_trace_event(LAB_TRACE_SNAPSHOT, i, m.command_index, (int)snap.len, -1, NULL);
                 int w = harness_watch_enter("raft_snapshot", i);
                 raft_snapshot(a->rf, m.command_index, snap.data, snap.len);
                 harness_watch_leave(w);

@@ -20,7 +20,7 @@
  * sleep then a poll (so about 5 s, the handout's "elect a new leader within
  * five seconds"). Two leaders in one term is a safety failure at once.
  */
-int harness_check_one_leader(harness *h)
+static int one_leader(harness *h)
 {
     int terms[h->n];
     bool leads[h->n];
@@ -55,8 +55,16 @@ int harness_check_one_leader(harness *h)
     return -1;
 }
 
+int harness_check_one_leader(harness *h)
+{
+    harness_trace_check check = harness_trace_check_begin("one leader");
+    int leader = one_leader(h);
+    harness_trace_check_end(check, true, "one leader: S%d", leader);
+    return leader;
+}
+
 /* All connected servers agree on the term. */
-int harness_check_terms(harness *h)
+static int agreed_term(harness *h)
 {
     harness_check(h);
     int term = -1;
@@ -74,9 +82,18 @@ int harness_check_terms(harness *h)
     return term;
 }
 
+int harness_check_terms(harness *h)
+{
+    harness_trace_check check = harness_trace_check_begin("servers agree on term");
+    int term = agreed_term(h);
+    harness_trace_check_end(check, true, "servers agree on term %d", term);
+    return term;
+}
+
 /* No connected server thinks it leads (say, a lone server cut off). */
 void harness_check_no_leader(harness *h)
 {
+    harness_trace_check check = harness_trace_check_begin("no leader among connected servers");
     harness_check(h);
     for (int i = 0; i < h->n; i++) {
         int term;
@@ -86,6 +103,7 @@ void harness_check_no_leader(harness *h)
                          "expected no leader among connected servers, but %d claims to be leader", i);
     }
     DPRINTF(TEST, -1, "check_no_leader: none");
+    harness_trace_check_end(check, true, "no leader among connected servers");
 }
 
 /*
@@ -157,10 +175,8 @@ int harness_n_committed(harness *h, int index, int64_t *cmd)
  * retry, a leader that lost the command gets it again (so it may be
  * committed twice, as in the original).
  */
-static int one(harness *h, const uint8_t *cmd, size_t len, int expected, bool retry)
+static int agree(harness *h, const uint8_t *cmd, size_t len, int expected, bool retry, const char *shown)
 {
-    char shown[80];
-    harness_format_command(shown, sizeof shown, cmd, len);
     int64_t t0 = lab_now_ms();
     int starts = 0;
     for (;;) {
@@ -213,6 +229,16 @@ static int one(harness *h, const uint8_t *cmd, size_t len, int expected, bool re
     return -1;
 }
 
+static int one(harness *h, const uint8_t *cmd, size_t len, int expected, bool retry)
+{
+    char shown[80];
+    harness_format_command(shown, sizeof shown, cmd, len);
+    harness_trace_check check = harness_trace_check_begin("agreement on %s by %d servers", shown, expected);
+    int index = agree(h, cmd, len, expected, retry, shown);
+    harness_trace_check_end(check, index >= 0, "agreement on %s by %d servers: index %d", shown, expected, index);
+    return index;
+}
+
 int harness_one(harness *h, int64_t cmd, int expected, bool retry)
 {
     codec_buffer b;
@@ -232,7 +258,7 @@ int harness_one_bytes(harness *h, const void *cmd, size_t len, int expected, boo
  * doubling to 1.28 s. If start_term > -1 and some server has moved past it,
  * give up with -1: nothing is guaranteed once the term changed.
  */
-int64_t harness_wait(harness *h, int index, int n, int start_term)
+static int64_t wait_for(harness *h, int index, int n, int start_term)
 {
     int64_t to = 10;
     for (int iters = 0; iters < 30; iters++) {
@@ -265,3 +291,12 @@ int64_t harness_wait(harness *h, int index, int n, int start_term)
     return cmd;
 }
 
+
+int64_t harness_wait(harness *h, int index, int n, int start_term)
+{
+    harness_trace_check check = harness_trace_check_begin("index %d applied by %d servers", index, n);
+    int64_t cmd = wait_for(h, index, n, start_term);
+    harness_trace_check_end(check, cmd != -1 || !harness_has_failed(h), "index %d applied by %d servers%s",
+                            index, n, cmd == -1 ? " (gave up: a term moved on)" : "");
+    return cmd;
+}

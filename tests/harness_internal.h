@@ -23,6 +23,7 @@
 
 #include "lab/rand.h"
 #include "lab/sync.h"
+#include "lab/trace.h"
 #include "labrpc/codec.h"
 #include "labrpc/labrpc.h"
 #include "persister/persister.h"
@@ -165,5 +166,29 @@ bool harness_monitor_observe(harness *h, int i, int term, bool is_leader, char *
  * for a failure's reason ("; meanwhile a retry storm: ..."), if it was a
  * storm; "" otherwise. */
 void harness_monitor_storm_note(harness *h, char *note, size_t n);
+
+/* harness_trace.c: what the tester does and sees, for the timeline page
+ * (lab/trace.h); each does nothing unless the run records. */
+typedef enum harness_vis { VIS_NEVER, VIS_FAILURE, VIS_ALWAYS } harness_vis;
+harness_vis harness_vis_mode(void);   /* LAB_VIS: never (or unset), failure, always */
+void harness_trace_begin(int n, bool unreliable);   /* in make: starts recording if asked */
+void harness_trace_event(lab_trace_kind kind, int server, int a, int b, int c, const char *text);
+/* connect or disconnect of server i, with who is connected now; takes mu. */
+void harness_trace_links(harness *h, lab_trace_kind kind, int i);
+void harness_trace_command(lab_trace_kind kind, int server, int a, int b, int c, const uint8_t *cmd, size_t len);
+void harness_trace_state(int server, int term, bool leader);   /* recorded when it changes */
+typedef struct harness_trace_check {
+    int id;
+    int64_t began;
+} harness_trace_check;
+harness_trace_check harness_trace_check_begin(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void harness_trace_check_end(harness_trace_check check, bool passed, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* harness_timeline.c: the page. prepare (in harness_report_begin) reads the
+ * environment; write (async-signal-safe) writes the page of what was recorded,
+ * verdict "FAIL" with the class and reason, or "PASS", and prints its path. */
+void harness_timeline_prepare(const char *test_name, const char *seed, const char *replay);
+void harness_timeline_write(const char *verdict, const char *cls, const char *reason);
 
 #endif

@@ -162,6 +162,7 @@ bool harness_print_fail_line(lab_failure_class cls, const char *reason)
     sbuf_write(STDOUT_FILENO, line);
     verdict_write(line);
     sim_time_record();
+    harness_timeline_write("FAIL", lab_class_name(cls), reason);   /* prints its path */
     return true;
 }
 
@@ -518,6 +519,7 @@ void harness_report_begin(uint64_t seed)
         sim_time_file = getenv("LAB_SIM_TIME_FILE");
         harness_watchdog_sim_begin(seed);
     }
+    harness_timeline_prepare(test_name, seed_text, replay_text);
 }
 
 /* The test reached its end: the passing assertion is how the runner
@@ -526,5 +528,7 @@ void harness_report_end(void)
 {
     atomic_store(&test_running, 0);
     sim_time_record();
+    if (harness_vis_mode() == VIS_ALWAYS)
+        harness_timeline_write("PASS", "", "");
     cr_assert(true, "the test reached its end");
 }
