@@ -80,7 +80,7 @@ endif
 # makes sure nothing can hang a make target.
 FRAMEWORK_LIMIT ?= 600
 
-.PHONY: all deps test-framework check check-faulty check-tools check-python check-grading handout check-handout raft-bin check-raft print-raft-bin print-raft-build stress bench bench-sim clean test-2A test-2B test-2C test-2D test-raft
+.PHONY: all deps test-framework check check-faulty check-timeline check-tools check-python check-grading handout check-handout raft-bin check-raft print-raft-bin print-raft-build stress bench bench-sim clean test-2A test-2B test-2C test-2D test-raft
 
 all: $(LIB) $(BENCH_BIN) $(UNIT_BIN)
 
@@ -278,6 +278,14 @@ check-python:
 	    { echo "make check-python needs mypy and flake8 (Debian: apt-get install mypy flake8)"; exit 1; }
 	mypy $(PYTHON_SOURCES)
 	flake8 $(PYTHON_SOURCES) tests/hostile/trees.py
+
+# Timeline pages of real runs (a passing one, replayed from its seed to the
+# same bytes; a failing and a crashing faulty implementation) opened in
+# Debian's chromium, headless, through playwright-core (npm, under build/):
+# lanes, arrows, failure marker, log panel, zoom and filters against the
+# recorded events; screenshots in build/timeline-check/ (about 15 s).
+check-timeline:
+	sh tests/check_timeline.sh
 
 # grading/grade against the reference, the skeleton, two faulty
 # implementations and one that does not compile; then the hostile corpus
