@@ -50,14 +50,34 @@ static int part_limit_s(const part *p)
     return p->tests * LAB_SUITE_TIMEOUT_S + LAB_PART_EXTRA_S;
 }
 
+/* s as a JSON string: quoted, with quotes, backslashes and control
+ * characters escaped (a class's meaning is prose and may hold any of them). */
+static void print_json_string(const char *s)
+{
+    putchar('"');
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            printf("\\%c", *p);
+        else if (*p < 0x20)
+            printf("\\u%04x", *p);
+        else
+            putchar(*p);
+    }
+    putchar('"');
+}
+
 static void print_info(struct criterion_test_set *set)
 {
     part parts[MAX_PARTS];
     int nparts = collect_parts(set, parts);
     printf("{\n  \"schema\": 1,\n  \"classes\": [");
-    for (int c = 0; c < LAB_CLASS_COUNT; c++)
-        printf("%s\n    {\"name\": \"%s\", \"meaning\": \"%s\"}", c ? "," : "",
-               lab_class_name((lab_failure_class)c), lab_class_meaning((lab_failure_class)c));
+    for (int c = 0; c < LAB_CLASS_COUNT; c++) {
+        printf("%s\n    {\"name\": ", c ? "," : "");
+        print_json_string(lab_class_name((lab_failure_class)c));
+        printf(", \"meaning\": ");
+        print_json_string(lab_class_meaning((lab_failure_class)c));
+        printf("}");
+    }
     printf("\n  ],\n  \"limits\": {\"test_s\": %d, \"watch_s\": %d, \"hang_grace_s\": %d, "
            "\"suite_timeout_s\": %d, \"part_extra_s\": %d, \"runner_wall_s\": %d, "
            "\"runner_cpu_s\": %d, \"lab_s\": %d},\n",
@@ -75,8 +95,12 @@ static void print_info(struct criterion_test_set *set)
         if (name == NULL || s->tests == NULL)
             continue;
         struct criterion_test *t;
-        FOREACH_SET(t, s->tests)
-            printf("%s\n    \"%s/%s\"", shown++ ? "," : "", name, t->name);
+        FOREACH_SET(t, s->tests) {
+            printf("%s\n    ", shown++ ? "," : "");
+            char test[128];
+            snprintf(test, sizeof test, "%s/%s", name, t->name);
+            print_json_string(test);
+        }
     }
     printf("\n  ]\n}\n");
 }

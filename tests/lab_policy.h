@@ -2,9 +2,9 @@
  * lab_policy.h: the lab's failure classes and time limits, each defined once.
  *
  * The harness uses them directly; the Makefile (a part's outer limit) and the
- * Python tools (tools/raftrun: the classes a run can get, the grader's
- * limits) read them from the test binary, `raft-tests-… --lab-info`, which
- * prints them as JSON together with the list of tests (tests/harness_info.c).
+ * Python tools (tools/raftlab/run/policy.py: the classes a run can get, the
+ * grader's limits) read them from the test binary, `raft-tests-… --lab-info`,
+ * which prints them as JSON with the list of tests (tests/harness_info.c).
  * Adding a test or changing a limit here changes every derived limit.
  */
 #ifndef TESTS_LAB_POLICY_H
