@@ -70,6 +70,7 @@ UNIT_OBJS := $(UNIT_SRCS:%.c=$(BUILD)/%.o)
 UNIT_BIN  := $(BUILD)/test-framework
 
 BENCH_BIN := $(BUILD)/bench-labrpc
+BENCH_TRACE_BIN := $(BUILD)/bench-trace
 
 # ThreadSanitizer needs a shim so that Criterion can start (design §7).
 ifeq ($(SAN),thread)
@@ -80,9 +81,9 @@ endif
 # makes sure nothing can hang a make target.
 FRAMEWORK_LIMIT ?= 600
 
-.PHONY: all deps test-framework check check-faulty check-timeline check-tools check-python check-grading handout check-handout raft-bin check-raft print-raft-bin print-raft-build stress bench bench-sim clean test-2A test-2B test-2C test-2D test-raft
+.PHONY: all deps test-framework check check-faulty check-timeline bench-timeline check-tools check-python check-grading handout check-handout raft-bin check-raft print-raft-bin print-raft-build stress bench bench-sim clean test-2A test-2B test-2C test-2D test-raft
 
-all: $(LIB) $(BENCH_BIN) $(UNIT_BIN)
+all: $(LIB) $(BENCH_BIN) $(BENCH_TRACE_BIN) $(UNIT_BIN)
 
 # Every object waits for `deps`: the tests' sources include Criterion's
 # headers, which a fresh machine gets from `deps` on the first make.
@@ -101,6 +102,9 @@ $(UNIT_BIN): $(UNIT_OBJS) $(TEST_SHIM) $(LIB) | deps
 $(BENCH_BIN): $(BUILD)/tests/bench/bench_labrpc.o $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+$(BENCH_TRACE_BIN): $(BUILD)/tests/bench/bench_trace.o $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
 # Installs Criterion (and pkg-config) when missing, or says how to.
 deps:
 	@sh tools/install-deps.sh
@@ -108,8 +112,23 @@ deps:
 test-framework: $(UNIT_BIN)
 	$(SAN_ENV) $(VALGRIND_ENV) $(TIMEOUT) -k 10 $(FRAMEWORK_LIMIT) $(RUN_PREFIX) $(UNIT_BIN) -j1 $(CRITERION_FLAGS)
 
-bench: $(BENCH_BIN)
+bench: $(BENCH_BIN) $(BENCH_TRACE_BIN)
 	$(BENCH_BIN)
+	$(BENCH_TRACE_BIN)
+
+# What recording costs a whole part (README "Seeing a run"): the reference's
+# 2C in simulation, where the same seed runs the same schedule with recording
+# on or off, so the difference in wall time is the recording alone; then 2C
+# in real time (CPU seconds; its wall time is the tests' own timing).
+BENCH_TIMELINE_SEED ?= 1
+bench-timeline:
+	@for vis in never always never always; do \
+	    $(MAKE) --no-print-directory -s test-2C RAFT=solution SIM=1 SEED=$(BENCH_TIMELINE_SEED) VIS=$$vis \
+	        TIMELINE_DIR=$(abspath $(BUILD))/bench-timeline 2>&1 | sed -n "s/^2C: /2C SIM=1 VIS=$$vis: /p"; done
+	@for vis in never always; do \
+	    $(MAKE) --no-print-directory -s test-2C RAFT=solution SEED=$(BENCH_TIMELINE_SEED) VIS=$$vis \
+	        TIMELINE_DIR=$(abspath $(BUILD))/bench-timeline 2>&1 | sed -n "s/^2C: /2C VIS=$$vis: /p"; done
+	@ls -S $(abspath $(BUILD))/bench-timeline/*.html | head -n 1 | xargs ls -l | awk '{print "largest page: " $$5 " bytes, " $$9}'
 
 # The reference's whole lab (28 tests) in simulation, as a benchmark (not a
 # test): per part and in all, wall seconds, simulated seconds, scheduling
@@ -285,6 +304,7 @@ check-python:
 # lanes, arrows, failure marker, log panel, zoom and filters against the
 # recorded events; screenshots in build/timeline-check/ (about 15 s).
 check-timeline:
+	$(call instructors_only,tests/faulty/apply_twice.patch)
 	sh tests/check_timeline.sh
 
 # grading/grade against the reference, the skeleton, two faulty

@@ -3,7 +3,8 @@
 # opened in Debian's chromium, headless, by tests/timeline/check_timeline.mjs
 # (playwright-core from npm, installed under build/ from its lock file):
 #  - a passing test of the reference (VIS=always), in simulation, made twice
-#    from one seed: the two pages must be identical, byte for byte;
+#    from one seed: the two pages must be identical, byte for byte, and a
+#    third run without recording (VIS=never) the same run;
 #  - a failing faulty implementation (tests/faulty/apply_twice: SAFETY);
 #  - a crashing one (tests/faulty/segv_in_handler: the page is written from
 #    the crash handler).
@@ -51,6 +52,16 @@ else
     failures=$((failures + 1))
 fi
 rm -f "$pages/first.html"
+# Recording is no scheduling point: without it, the seed runs the same run.
+grep '^  \.\.\. Passed' "$pages/run.log" >"$pages/passed-recording.txt" || true
+run make --no-print-directory test-2A RAFT=solution ONLY=t02_reelection SIM=1 SEED=7 VIS=never
+grep '^  \.\.\. Passed' "$pages/run.log" >"$pages/passed-not-recording.txt" || true
+if [ -s "$pages/passed-recording.txt" ] && cmp -s "$pages/passed-recording.txt" "$pages/passed-not-recording.txt"; then
+    echo "  ok   with VIS=never the seed ran the same run (same Passed line)"
+else
+    echo "  FAIL recording changed the simulated run: $(cat "$pages/passed-recording.txt") against $(cat "$pages/passed-not-recording.txt")"
+    failures=$((failures + 1))
+fi
 
 faulty_page() {   # name part test: build the faulty copy, run it, print its page
     dir=$out/faulty/$1

@@ -190,7 +190,7 @@ void harness_connect(harness *h, int i)
         peers[j] = h->slots[j].connected;
     lab_mutex_unlock(&h->mu);
     enable_links(h, i, peers, true);
-    harness_trace_links(h, LAB_TRACE_CONNECT, i);
+    harness_trace_links(LAB_TRACE_CONNECT, i, peers, h->n);
 }
 
 void harness_disconnect(harness *h, int i)
@@ -198,14 +198,16 @@ void harness_disconnect(harness *h, int i)
     assert(harness_on_main_thread());
     DPRINTF(TEST, i, "disconnect");
     note_fault(h);
-    bool peers[h->n];
+    bool peers[h->n], connected[h->n];
     lab_mutex_lock(&h->mu);
     h->slots[i].connected = false;
+    for (int j = 0; j < h->n; j++)
+        connected[j] = h->slots[j].connected;
     lab_mutex_unlock(&h->mu);
     for (int j = 0; j < h->n; j++)
         peers[j] = true;
     enable_links(h, i, peers, false);
-    harness_trace_links(h, LAB_TRACE_DISCONNECT, i);
+    harness_trace_links(LAB_TRACE_DISCONNECT, i, connected, h->n);
 }
 
 /* ---- crash and start -------------------------------------------------------------- */

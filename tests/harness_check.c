@@ -258,7 +258,7 @@ int harness_one_bytes(harness *h, const void *cmd, size_t len, int expected, boo
  * doubling to 1.28 s. If start_term > -1 and some server has moved past it,
  * give up with -1: nothing is guaranteed once the term changed.
  */
-static int64_t wait_for(harness *h, int index, int n, int start_term)
+static int64_t wait_for(harness *h, int index, int n, int start_term, bool *term_moved)
 {
     int64_t to = 10;
     for (int iters = 0; iters < 30; iters++) {
@@ -275,8 +275,10 @@ static int64_t wait_for(harness *h, int index, int n, int start_term)
             for (int i = 0; i < h->n; i++) {
                 int t;
                 bool leader;
-                if (harness_raft_get_state(h, i, &t, &leader) && t > start_term)
-                    return -1;   /* someone has moved on; can no longer guarantee we'll "win" */
+                if (harness_raft_get_state(h, i, &t, &leader) && t > start_term) {
+                    *term_moved = true;   /* someone has moved on; can no longer guarantee we'll "win" */
+                    return -1;
+                }
             }
         }
     }
@@ -295,8 +297,9 @@ static int64_t wait_for(harness *h, int index, int n, int start_term)
 int64_t harness_wait(harness *h, int index, int n, int start_term)
 {
     harness_trace_check check = harness_trace_check_begin("index %d applied by %d servers", index, n);
-    int64_t cmd = wait_for(h, index, n, start_term);
-    harness_trace_check_end(check, cmd != -1 || !harness_has_failed(h), "index %d applied by %d servers%s",
-                            index, n, cmd == -1 ? " (gave up: a term moved on)" : "");
+    bool term_moved = false;
+    int64_t cmd = wait_for(h, index, n, start_term, &term_moved);
+    harness_trace_check_end(check, cmd != -1 || term_moved, "index %d applied by %d servers%s",
+                            index, n, term_moved ? " (gave up: a term moved on)" : "");
     return cmd;
 }

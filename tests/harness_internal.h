@@ -173,8 +173,8 @@ typedef enum harness_vis { VIS_NEVER, VIS_FAILURE, VIS_ALWAYS } harness_vis;
 harness_vis harness_vis_mode(void);   /* LAB_VIS: never (or unset), failure, always */
 void harness_trace_begin(int n, bool unreliable);   /* in make: starts recording if asked */
 void harness_trace_event(lab_trace_kind kind, int server, int a, int b, int c, const char *text);
-/* connect or disconnect of server i, with who is connected now; takes mu. */
-void harness_trace_links(harness *h, lab_trace_kind kind, int i);
+/* connect or disconnect of server i, with who is connected now (n flags). */
+void harness_trace_links(lab_trace_kind kind, int i, const bool *connected, int n);
 void harness_trace_command(lab_trace_kind kind, int server, int a, int b, int c, const uint8_t *cmd, size_t len);
 void harness_trace_state(int server, int term, bool leader);   /* recorded when it changes */
 typedef struct harness_trace_check {

@@ -3,6 +3,10 @@
  * page (lab/trace.h; the page itself: harness_timeline.c). Recording starts
  * in harness_make when LAB_VIS asks for a page (the Makefile's VIS=failure,
  * the default, or VIS=always); every function here does nothing otherwise.
+ *
+ * Nothing here may be a scheduling point of simulation mode (lab/sim.h): no
+ * lock, no wait, so that a run records the very schedule it would have had
+ * without recording, and a seed replays the same run whatever VIS says.
  */
 #include "tests/harness_internal.h"
 
@@ -54,16 +58,12 @@ void harness_trace_event(lab_trace_kind kind, int server, int a, int b, int c, c
     lab_trace_record(&e);
 }
 
-void harness_trace_links(harness *h, lab_trace_kind kind, int i)
+void harness_trace_links(lab_trace_kind kind, int i, const bool *connected, int n)
 {
-    if (!lab_trace_on())
-        return;
     int mask = 0;
-    lab_mutex_lock(&h->mu);
-    for (int j = 0; j < h->n && j < 31; j++)
-        if (h->slots[j].connected)
+    for (int j = 0; j < n && j < 31; j++)
+        if (connected[j])
             mask |= 1 << j;
-    lab_mutex_unlock(&h->mu);
     harness_trace_event(kind, i, mask, -1, -1, NULL);
 }
 
