@@ -67,7 +67,8 @@ static void trace_start_call(int i, int64_t called, bool ok, int index, int term
     e.a = ok;
     e.b = index;
     e.c = term;
-    e.text = lab_trace_copy_text(shown, strlen(shown));
+    if (ok)   /* the command of a refused start (most are) says nothing the page shows */
+        e.text = lab_trace_copy_text(shown, strlen(shown));
     lab_trace_record(&e);
 }
 

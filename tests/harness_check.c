@@ -59,7 +59,7 @@ int harness_check_one_leader(harness *h)
 {
     harness_trace_check check = harness_trace_check_begin("one leader");
     int leader = one_leader(h);
-    harness_trace_check_end(check, true, "one leader: S%d", leader);
+    harness_trace_check_end(check, true, "S%d", leader);
     return leader;
 }
 
@@ -86,7 +86,7 @@ int harness_check_terms(harness *h)
 {
     harness_trace_check check = harness_trace_check_begin("servers agree on term");
     int term = agreed_term(h);
-    harness_trace_check_end(check, true, "servers agree on term %d", term);
+    harness_trace_check_end(check, true, "term %d", term);
     return term;
 }
 
@@ -103,7 +103,7 @@ void harness_check_no_leader(harness *h)
                          "expected no leader among connected servers, but %d claims to be leader", i);
     }
     DPRINTF(TEST, -1, "check_no_leader: none");
-    harness_trace_check_end(check, true, "no leader among connected servers");
+    harness_trace_check_end(check, true, "none");
 }
 
 /*
@@ -235,7 +235,7 @@ static int one(harness *h, const uint8_t *cmd, size_t len, int expected, bool re
     harness_format_command(shown, sizeof shown, cmd, len);
     harness_trace_check check = harness_trace_check_begin("agreement on %s by %d servers", shown, expected);
     int index = agree(h, cmd, len, expected, retry, shown);
-    harness_trace_check_end(check, index >= 0, "agreement on %s by %d servers: index %d", shown, expected, index);
+    harness_trace_check_end(check, index >= 0, "index %d", index);
     return index;
 }
 
@@ -299,7 +299,6 @@ int64_t harness_wait(harness *h, int index, int n, int start_term)
     harness_trace_check check = harness_trace_check_begin("index %d applied by %d servers", index, n);
     bool term_moved = false;
     int64_t cmd = wait_for(h, index, n, start_term, &term_moved);
-    harness_trace_check_end(check, cmd != -1 || term_moved, "index %d applied by %d servers%s",
-                            index, n, term_moved ? " (gave up: a term moved on)" : "");
+    harness_trace_check_end(check, cmd != -1 || term_moved, "%s", term_moved ? "gave up: a term moved on" : "done");
     return cmd;
 }

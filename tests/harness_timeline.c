@@ -189,19 +189,31 @@ static void out_rows(page_out *o, rows_sort sort, size_t count)
             continue;
         out_raw(o, first ? "\n[" : ",\n[");
         first = false;
-        if (sort == ROWS_CALLS) {   /* from, to, method, sent, delivered, answered, returned, sizes, fate, delay */
-            long long v[] = {e->server, e->peer, e->name, e->t0, e->t1, e->t2, e->t3, e->a, e->b, e->c, e->d};
+        if (sort == ROWS_CALLS) {   /* from, to, method, sent, then delivered, answered, returned
+                                       as microseconds after it was sent (-1: never), sizes, fate, delay */
+            long long v[] = {e->server, e->peer, e->name, e->t0, e->t1 < 0 ? -1 : e->t1 - e->t0,
+                             e->t2 < 0 ? -1 : e->t2 - e->t0, e->t3 - e->t0, e->a, e->b, e->c, e->d};
             out_ints(o, v, 11);
         } else if (sort == ROWS_LOGS) {   /* time, server, topic, mark, text */
             long long v[] = {e->t0, e->server, e->name, e->kind == LAB_TRACE_MARK};
             out_ints(o, v, 4);
             out_raw(o, ",");
             out_string(o, e->text);
-        } else {   /* kind, times, server, a, b, c, d, text */
-            long long v[] = {e->kind, e->t0, e->t1, e->server, e->a, e->b, e->c, e->d};
-            out_ints(o, v, 8);
-            out_raw(o, ",");
-            out_string(o, e->text);
+        } else {   /* kind, time, server, a, text, b, c, d, t1: trailing -1 and null left out */
+            long long v[] = {e->kind, e->t0, e->server, e->a};
+            out_ints(o, v, 4);
+            long long rest[] = {e->b, e->c, e->d, e->t1};
+            int keep = 4;
+            while (keep > 0 && rest[keep - 1] == -1)
+                keep--;
+            if (e->text || keep > 0) {
+                out_raw(o, ",");
+                out_string(o, e->text);
+            }
+            for (int k = 0; k < keep; k++) {
+                out_raw(o, ",");
+                out_int(o, rest[k]);
+            }
         }
         out_raw(o, "]");
     }

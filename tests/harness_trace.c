@@ -85,8 +85,9 @@ void harness_trace_state(int server, int term, bool leader)
         harness_trace_event(LAB_TRACE_STATE, server, term, leader, -1, NULL);
 }
 
-/* A check has two events with one number (d): its beginning (t1 = -1) and its
- * end (t1 set, a = passed). One that never ended was cut short by the failure. */
+/* A check has two events with one number (d): its beginning (t1 = -1), with
+ * what it checks, and its end (t1 set, a = passed), with what it found. One
+ * that never ended was cut short by the failure. */
 static void check_event(int id, int64_t began, bool passed, const char *fmt, va_list ap)
 {
     char text[200];

@@ -44,13 +44,13 @@ function recorded(path) {
 function serversOf(data) {
   let n = 0;
   const network = data.kinds.indexOf("network");
-  for (const e of data.events) if (e[0] === network && e[6] > n) n = e[6];
+  for (const e of data.events) if (e[0] === network && e.length > 6 && e[6] > n) n = e[6];
   return n;
 }
 
 // Calls the page should count in a window [t0, t1] in ms: sent by t1, not returned before t0.
 function callsIn(data, t0, t1) {
-  return data.calls.filter((c) => c[3] / 1000 <= t1 && c[6] / 1000 >= t0).length;
+  return data.calls.filter((c) => c[3] / 1000 <= t1 && (c[3] + c[6]) / 1000 >= t0).length;
 }
 
 const browser = await chromium.launch({
