@@ -38,7 +38,7 @@
 /*
  * stdout is shared with the Raft code, which may print anything: a printf
  * without its newline glues the next line to it, and a printf can imitate
- * a FAIL or Passed line. So a runner (tools/raftrun) reads verdicts from a
+ * a FAIL or Passed line. So a runner (tools/raftlab/run) reads verdicts from a
  * channel of their own. LAB_VERDICT_FILE names a file, opened for appending
  * by Criterion's runner process and by each test process (Criterion closes
  * every inherited descriptor in the test processes, so it is a path, not a
