@@ -429,6 +429,7 @@ static void new_term(raft *rf, int term)
 static void wake_sender(raft *rf, peer_state *p)
 {
     assert(lab_mutex_held_by_me(&rf->mu));
+    UNUSED(rf);   /* only asserted on: unused when NDEBUG compiles asserts out */
     lab_cond_signal(&p->work_cond);
 }
 
@@ -998,6 +999,7 @@ static int next_index_after_conflict(const raft *rf, const append_entries_args *
 static int request_leaves(raft *rf, peer_state *p)
 {
     assert(lab_mutex_held_by_me(&rf->mu));
+    UNUSED(rf);   /* only asserted on: unused when NDEBUG compiles asserts out */
     p->append_due = false;   /* every request carries all there is */
     p->latest_in_flight = true;
     p->last_sent_ms = lab_now_ms();
@@ -1007,6 +1009,7 @@ static int request_leaves(raft *rf, peer_state *p)
 static void request_returned(raft *rf, peer_state *p, int request)
 {
     assert(lab_mutex_held_by_me(&rf->mu));
+    UNUSED(rf);   /* only asserted on: unused when NDEBUG compiles asserts out */
     if (request == p->requests_sent)
         p->latest_in_flight = false;
 }
