@@ -13,6 +13,8 @@ from ..run.policy import LAB_BUDGET_SECONDS, PARTS
 Status = Literal["OK", "BUILD-ERROR", "REFUSED", "NO-SOURCE", "GRADER-ERROR", "INCOMPLETE"]
 # The statuses of a submission whose tests never ran: it scores 0.
 NOT_RUN: tuple[Status, ...] = ("BUILD-ERROR", "NO-SOURCE", "REFUSED", "GRADER-ERROR")
+# The classes a late timer can cause, shown apart from SAFETY and the rest.
+TIMING = ("LIVENESS", "PERF", "HANG")
 
 
 @dataclass
@@ -34,7 +36,9 @@ class TestRow:
     @property
     def output(self) -> str:
         s = self.stats
-        text = f"{s.passes}/{s.runs} runs passed; {s.time_text()} s per run"
+        text = f"{s.passes}/{s.runs} runs passed (pass rate {s.rate_text()}, 95% interval); {s.time_text()} s per run"
+        if s.starved or s.starved_counted:
+            text += f"; {starved_text(s)}"
         if s.failures:
             text += f"; failures: {s.classes_text()}\n" + "\n".join(o.fail_line() for o in s.failures[:3])
             if len(s.failures) > 3:
@@ -75,6 +79,10 @@ class Grade:
     def over_budget(self) -> bool:
         return self.all_tests and self.status == "OK" and self.lab_seconds() > LAB_BUDGET_SECONDS
 
+    def starved(self) -> tuple[int, int]:
+        """(runs re-run as STARVED, runs still STARVED when the re-runs ran out)."""
+        return sum(r.stats.starved for r in self.rows), sum(r.stats.starved_counted for r in self.rows)
+
     def grader_errors(self) -> int:
         return sum(r.stats.classes.get("GRADER-ERROR", 0) for r in self.rows)
 
@@ -87,6 +95,11 @@ class Grade:
         if self.grader_errors():
             lines.append(f"GRADER-ERROR in {self.grader_errors()} run(s): the grader failed, not the "
                          "submission; grade it again")
+        rerun, counted = self.starved()
+        if rerun or counted:
+            lines.append(f"STARVED: {rerun} run(s) were starved by the machine (measured by the grader) and run again"
+                         + (f"; {counted} were still starved when their re-runs ran out and count as they ended: "
+                            "grade again on a quieter machine" if counted else ""))
         parts = "   ".join(f"{p} {got:g}/{most:g}" for p, (got, most) in self.part_scores().items())
         if parts:
             lines.append(parts)
@@ -99,6 +112,13 @@ class Grade:
         return "\n".join(lines)
 
 
+def starved_text(s: stats.TestStats) -> str:
+    text = f"{s.starved} run(s) STARVED by the machine and run again" if s.starved else ""
+    if s.starved_counted:
+        text += (", and " if text else "") + f"{s.starved_counted} still STARVED after the last re-run (counted)"
+    return text
+
+
 def text_report(grade: Grade, policy_text: str, out_dir: str | None = None) -> str:
     lines = ["", f"=== {grade.name} ({grade.path}) ==="]
     if grade.status in NOT_RUN:
@@ -107,10 +127,18 @@ def text_report(grade: Grade, policy_text: str, out_dir: str | None = None) -> s
             lines.append(f"graded: {grade.taken_from} of {grade.path}")
         return "\n".join(lines)
     rows = []
+    starved = any(r.stats.starved or r.stats.starved_counted for r in grade.rows)
     for r in grade.rows:
-        rows.append([r.test, f"{r.score:g}/{r.max_points:g}", f"{r.stats.passes}/{r.stats.runs}",
-                     r.stats.classes_text(), r.stats.time_text()])
-    lines.append(stats.table(rows, ["test", "points", "passed", "failures", "seconds (mean ± sd)"], "lrrlr"))
+        s = r.stats
+        row = [r.test, f"{r.score:g}/{r.max_points:g}", f"{s.passes}/{s.runs}", s.rate_text(),
+               s.classes.get("SAFETY", "") or "", s.split_text(TIMING, True), s.split_text(TIMING + ("SAFETY",), False)]
+        if starved:
+            row.append((f"{s.starved}" if s.starved else "")
+                       + (f" ({s.starved_counted} counted)" if s.starved_counted else ""))
+        rows.append(row + [s.time_text()])
+    headers = ["test", "points", "passed", "rate [95% CI]", "SAFETY", "LIVENESS/PERF/HANG", "other"]
+    headers += ["STARVED (re-run)"] if starved else []
+    lines.append(stats.table(rows, headers + ["seconds (mean ± sd)"], "lrrrrll" + ("r" if starved else "") + "r"))
     lines += ["", grade.summary_text(policy_text)]
     failing = [r for r in grade.rows if r.stats.failures]
     if failing:
@@ -125,7 +153,7 @@ def text_report(grade: Grade, policy_text: str, out_dir: str | None = None) -> s
 
 
 CSV_FIELDS = ["submission", "status", "score", "max_score", *PARTS,
-              "runs", "failed_runs", "lab_seconds", "over_budget", "path"]
+              "runs", "failed_runs", "safety_runs", "starved_reruns", "lab_seconds", "over_budget", "path"]
 
 
 def write_csv_to(f: TextIO, grades: Sequence[Grade]) -> None:
@@ -139,6 +167,8 @@ def write_csv_to(f: TextIO, grades: Sequence[Grade]) -> None:
             "submission": g.name, "status": g.status, "score": g.score, "max_score": g.max_score,
             **{p: parts[p][0] if p in parts else "" for p in PARTS},
             "runs": runs, "failed_runs": sum(len(r.stats.failures) for r in g.rows),
+            "safety_runs": sum(r.stats.classes.get("SAFETY", 0) for r in g.rows),
+            "starved_reruns": g.starved()[0],
             "lab_seconds": round(g.lab_seconds(), 1) if g.rows else "",
             "over_budget": "yes" if g.over_budget() else "no", "path": g.path,
         })

@@ -53,11 +53,15 @@ def grader_error(job: Job, exc: BaseException) -> Outcome:
 
 
 def run_all(jobs: list[Job], parallel: int, on_outcome: Callable[[Job, Outcome], None] | None = None,
-            progress: Progress | None = None) -> tuple[list[tuple[Job, Outcome]], bool]:
+            progress: Progress | None = None,
+            rerun: Callable[[Job, Outcome], bool] | None = None) -> tuple[list[tuple[Job, Outcome]], bool]:
     """Runs jobs, `parallel` at once. on_outcome(job, outcome) is called on
-    the calling thread as each finishes. Returns (results, interrupted):
-    results is a list of (job, outcome) in completion order."""
-    todo: Queue[Job] = queue.Queue()
+    the calling thread as each finishes. rerun(job, outcome), called first
+    on the same thread, may ask for the job to be run again (a STARVED
+    run): that outcome is then neither a result nor given to on_outcome.
+    Returns (results, interrupted): results is a list of (job, outcome) in
+    completion order."""
+    todo: Queue[Job | None] = queue.Queue()
     for job in jobs:
         todo.put(job)
     done: Queue[tuple[Job, Outcome | None]] = queue.Queue()
@@ -67,7 +71,7 @@ def run_all(jobs: list[Job], parallel: int, on_outcome: Callable[[Job, Outcome],
     results: list[tuple[Job, Outcome]] = []
     interrupted = False
     try:
-        _collect(len(jobs), done, results, on_outcome, progress)
+        _collect(len(jobs), done, results, on_outcome, progress, rerun, todo)
     except KeyboardInterrupt:
         interrupted = True
         while not todo.empty():   # start nothing more
@@ -77,6 +81,8 @@ def run_all(jobs: list[Job], parallel: int, on_outcome: Callable[[Job, Outcome],
                 break
         for runner in {id(j.runner): j.runner for j in jobs}.values():
             runner.stop_all()
+    for _ in threads:
+        todo.put(None)   # each worker's signal to end
     for t in threads:
         t.join()
     if progress:
@@ -84,13 +90,12 @@ def run_all(jobs: list[Job], parallel: int, on_outcome: Callable[[Job, Outcome],
     return results, interrupted
 
 
-def _worker(todo: Queue[Job], done: Queue[tuple[Job, Outcome | None]]) -> None:
-    """Runs jobs from todo until it is empty; each outcome goes to done
+def _worker(todo: Queue[Job | None], done: Queue[tuple[Job, Outcome | None]]) -> None:
+    """Runs jobs from todo until it takes None; each outcome goes to done
     (None: a run that stop_all ended)."""
     while True:
-        try:
-            job = todo.get_nowait()
-        except queue.Empty:
+        job = todo.get()
+        if job is None:
             return
         try:
             outcome = job.runner.run(job.test, job.seed, job.log_path)
@@ -100,9 +105,11 @@ def _worker(todo: Queue[Job], done: Queue[tuple[Job, Outcome | None]]) -> None:
 
 
 def _collect(total: int, done: Queue[tuple[Job, Outcome | None]], results: list[tuple[Job, Outcome]],
-             on_outcome: Callable[[Job, Outcome], None] | None, progress: Progress | None) -> None:
+             on_outcome: Callable[[Job, Outcome], None] | None, progress: Progress | None,
+             rerun: Callable[[Job, Outcome], bool] | None = None, todo: Queue[Job | None] | None = None) -> None:
     """Takes the total runs' outcomes from done into results, on the
-    calling thread; raises KeyboardInterrupt when STOP is set."""
+    calling thread (a job rerun asks for goes back to todo); raises
+    KeyboardInterrupt when STOP is set."""
     finished = 0
     while finished < total:
         if STOP.is_set():
@@ -115,6 +122,12 @@ def _collect(total: int, done: Queue[tuple[Job, Outcome | None]], results: list[
             continue
         finished += 1
         if outcome is None:
+            continue
+        if rerun is not None and todo is not None and rerun(job, outcome):
+            total += 1
+            todo.put(job)
+            if progress:
+                progress.rerun(outcome, job.label)
             continue
         if on_outcome:
             try:

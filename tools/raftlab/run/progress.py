@@ -37,6 +37,11 @@ class Progress:
             self.next_plain += max(1, self.total // 10)
             self._line(self._status())
 
+    def rerun(self, outcome: Outcome, label: str = "") -> None:
+        """A run judged STARVED, to be run again: one more to do."""
+        self.total += 1
+        self._line(f"  {label + ': ' if label else ''}{outcome.fail_line()}: {outcome.starved}; running it again")
+
     def tick(self) -> None:
         if self.tty:
             self._draw()

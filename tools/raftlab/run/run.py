@@ -28,7 +28,7 @@ import time
 from dataclasses import dataclass
 from typing import Protocol, Sequence, Union
 
-from . import catalog, limits as limits_mod
+from . import catalog, limits as limits_mod, starvation
 from .policy import RUNNER_WALL_SECONDS, TEST_SECONDS, OutcomeClass, harness_class
 
 # The harness fails a test at 120 s, its watchdog at 125 s, Criterion at
@@ -74,6 +74,9 @@ class Outcome:
     title: str = ""          # the banner's words: "initial election"
     log_path: str = ""
     replay: str = ""         # simulation: the FAIL line's exact replay command
+    started: float = 0.0     # when it started (time.time())
+    starved: str = ""        # why the grader judged it STARVED (starvation.py), or ""
+    machine: str = ""        # what the grader measured of the machine during a failed run (starvation.py)
 
     def fail_line(self) -> str:
         return f"FAIL {self.cls}: raft{self.test}: {self.reason} (SEED={self.seed})"
@@ -90,8 +93,10 @@ class Runner:
 
     def __init__(self, binary: str, limits: limits_mod.Limits | None = None,
                  wall_seconds: float = DEFAULT_WALL_SECONDS, sandbox: SandboxSpec | None = None,
-                 env: dict[str, str] | None = None) -> None:
+                 env: dict[str, str] | None = None, monitor: starvation.Monitor | None = None,
+                 tag: str = "") -> None:
         self.binary = binary
+        self.monitor, self.tag = monitor, tag   # the grader's starvation monitor, and whose runs these are
         self.limits = limits or limits_mod.Limits()
         self.wall_seconds = wall_seconds
         self.sandbox: SandboxSpec = (sandbox if sandbox is not None
@@ -115,7 +120,7 @@ class Runner:
             verdict_inside = verdict_path
             cmd = list(self.sandbox) + self.limits.command_prefix() + inner
         killed = threading.Event()
-        start = time.monotonic()
+        start, started = time.monotonic(), time.time()
         with open(log_path, "wb") as log, open(verdict_path, "wb+") as verdicts:
             os.chmod(verdict_path, 0o666)   # the sandbox may run as another uid; the file is the run's own
             key_read, key_write = os.pipe()
@@ -133,6 +138,8 @@ class Runner:
                                             stderr=subprocess.STDOUT, env=env, start_new_session=True,
                                             pass_fds=(key_read,))
                     self._running[proc.pid] = killed
+                    if self.monitor is not None:
+                        self.monitor.register(proc.pid, self.tag)
             finally:
                 os.close(key_read)
             timer = threading.Timer(self.wall_seconds, self._kill, (proc.pid, killed))
@@ -152,6 +159,8 @@ class Runner:
             os.remove(verdict_path)
         wall = time.monotonic() - start
         if stopped and killed.is_set():
+            if self.monitor is not None:
+                self.monitor.finish(proc.pid, start, start + wall, wait=False)
             os.remove(log_path)   # half a run: no result, and no log to mislead
             return None
         outcome = classify(test, seed, _read_text(log_path), proc.returncode,
@@ -159,8 +168,17 @@ class Runner:
                            verdicts=verdict_text, key=key)
         outcome.wall_seconds = wall
         outcome.cpu_seconds = usage.ru_utime + usage.ru_stime
+        outcome.started = started
         _name_the_limit(outcome, self.limits, log_path)
         outcome.log_path = log_path
+        if self.monitor is not None:
+            may_starve = not outcome.passed and outcome.cls in starvation.STARVABLE
+            ev = self.monitor.finish(proc.pid, start, start + wall, wait=may_starve)
+            outcome.cpu_seconds = max(outcome.cpu_seconds, ev.sampled_cpu)
+            outcome.starved = starvation.judge(outcome.passed, outcome.cls, wall, outcome.cpu_seconds, ev,
+                                               self.monitor.cores)
+            if may_starve:
+                outcome.machine = ev.summary(wall, outcome.cpu_seconds)
         return outcome
 
     def _kill(self, pid: int, killed: threading.Event) -> None:

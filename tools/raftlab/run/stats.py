@@ -1,6 +1,7 @@
 """Per-test aggregates of many runs, and the pass-rate table."""
 from __future__ import annotations
 
+import math
 import statistics
 from collections import Counter
 from dataclasses import dataclass, field
@@ -20,6 +21,8 @@ class TestStats:
     wall: list[float] = field(default_factory=list)
     cpu: list[float] = field(default_factory=list)
     failures: list[Outcome] = field(default_factory=list)   # in completion order
+    starved: int = 0          # runs judged STARVED and run again (not counted)
+    starved_counted: int = 0  # runs still STARVED when the re-runs ran out: counted as they ended
 
     def add(self, outcome: Outcome) -> None:
         self.runs += 1
@@ -39,8 +42,38 @@ class TestStats:
     def classes_text(self) -> str:
         return ", ".join(f"{cls}×{n}" for cls, n in self.classes.most_common())
 
+    def interval(self) -> tuple[float, float]:
+        """The pass rate's 95 % confidence interval (Wilson)."""
+        return wilson(self.passes, self.runs)
+
+    def rate_text(self) -> str:
+        """'90% [60–98]': the pass rate and its 95 % interval, in percent."""
+        if not self.runs:
+            return "-"
+        low, high = self.interval()
+        return f"{100 * self.pass_rate:.0f}% [{100 * low:.0f}–{100 * high:.0f}]"
+
+    def split_text(self, classes: Sequence[str], inside: bool) -> str:
+        """The failure counts of the classes in (inside) or not in classes."""
+        return ", ".join(f"{cls}×{n}" for cls, n in self.classes.most_common() if (cls in classes) == inside)
+
     def time_text(self) -> str:
         return mean_sd(self.wall)
+
+
+Z95 = 1.959963984540054   # the normal distribution's 97.5th percentile
+
+
+def wilson(passes: int, runs: int, z: float = Z95) -> tuple[float, float]:
+    """The Wilson score interval of passes/runs (95 % by default): unlike
+    p ± z·sd, it stays within [0, 1] and is not [1, 1] for 10 passes of 10."""
+    if runs <= 0:
+        return 0.0, 1.0
+    p = passes / runs
+    d = 1 + z * z / runs
+    centre = (p + z * z / (2 * runs)) / d
+    half = z * math.sqrt(p * (1 - p) / runs + z * z / (4 * runs * runs)) / d
+    return max(0.0, centre - half), min(1.0, centre + half)
 
 
 def mean_sd(values: Sequence[float]) -> str:
