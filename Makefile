@@ -282,7 +282,7 @@ check-handout:
 # find it by themselves, anything else is given PYTHONPATH=tools.
 # (mypy reaches tests/hostile/trees.py through check_grading.py's import.)
 PYTHON_SOURCES := tools/raftlab tools/stress tools/raftlog tools/check-raft tools/grade \
-	tests/tools tests/check_grading.py
+	tests/tools tests/check_grading.py tests/load_grading.py
 
 # The tools' own tests: tools/raftlog, the runner (raftlab.run), the grader's
 # parts (raftlab.grading), the policy shared with the C side.
@@ -309,10 +309,21 @@ check-timeline:
 
 # grading/grade against the reference, the skeleton, two faulty
 # implementations and one that does not compile; then the hostile corpus
-# (tests/hostile/) in one batch, and an interrupted grading (about 4 min).
+# (tests/hostile/) in one batch, an interrupted grading, grade --sim, and a
+# course in shards (as processes, under GNU parallel, killed and resumed:
+# each merge equal to one process's grading) (about 5 min).
 check-grading:
 	$(call instructors_only,tests/check_grading.py)
 	PYTHONPATH=tools python3 tests/check_grading.py
+
+# The reference graded under heavy CPU load (busy loops: stress-ng, or
+# Python's), with and without STARVED re-runs: how many runs were judged
+# STARVED, and how many false failures got through. Not in make check: it
+# loads the machine on purpose for minutes.
+.PHONY: check-grading-load
+check-grading-load:
+	$(call instructors_only,tests/load_grading.py)
+	PYTHONPATH=tools python3 tests/load_grading.py --control $(LOAD_ARGS)
 
 
 clean:

@@ -18,8 +18,16 @@ trees of trees.py) with the reference, one run of one test each, small
 CPU and file limits: each case's status, score and reason as its header
 says, the reference's full marks, no process and no file left behind.
 Third: SIGINT three times during a grading: the reports are written, once.
-Usage: PYTHONPATH=tools tests/check_grading.py [--jobs J]   (about 4 minutes
-on 2 cores; make check-grading sets PYTHONPATH)
+Then grade --sim; then a course in shards (course_check): the same
+grading in one process, in 3 shards as separate processes, in 3 shards
+under GNU parallel, and in 2 shards one of which is killed half-way and
+resumed: every merge writes what the one process wrote (scores, pass
+counts, failure seeds, the reports and the CSV but for times); merge
+names a missing shard; the emitted Kubernetes Job is valid YAML with an
+indexed Job's fields (and passes kubectl's client-side dry run where
+kubectl works offline); the emitted Slurm and parallel scripts parse.
+Usage: PYTHONPATH=tools tests/check_grading.py [--jobs J] [--only course]
+(about 5 minutes on 2 cores; make check-grading sets PYTHONPATH)
 """
 from __future__ import annotations
 
@@ -78,6 +86,13 @@ def tamper_tarball(work: str) -> str:
 def main() -> int:
     jobs = sys.argv[sys.argv.index("--jobs") + 1] if "--jobs" in sys.argv else "4"
     work = tempfile.mkdtemp(prefix="check-grading-")
+    if "--only" in sys.argv and sys.argv[sys.argv.index("--only") + 1] == "course":
+        course_check(work)
+        if failures:
+            print(f"check_grading: {len(failures)} problem(s); work files kept in {work}", file=sys.stderr)
+            return 1
+        shutil.rmtree(work, ignore_errors=True)
+        return 0
     solution = os.path.join(work, "solution")
     os.makedirs(solution)
     shutil.copyfile(os.path.join(ROOT, "solution/raft.c"), os.path.join(solution, "raft.c"))
@@ -124,6 +139,7 @@ def main() -> int:
     hostile_batch(work, jobs)
     interrupt_check(work)
     sim_check(work, jobs)
+    course_check(work)
     if failures:
         print(f"check_grading: {len(failures)} problem(s); work files kept in {work}", file=sys.stderr)
         return 1
@@ -173,6 +189,167 @@ def sim_check(work: str, jobs: str) -> None:
           "replay: use lab_sleep_ms" in refused, f"grade --sim: a raft.c calling usleep was not refused: {refused}")
     if not failures:
         print("check_grading: grade --sim: reference 15/15, skeleton 0 with replay commands, usleep REFUSED")
+
+
+# ---- a course in shards ------------------------------------------------------
+
+TIMES = re.compile(r"\d+(?:\.\d+)? ± \d+(?:\.\d+)?|\d+(?:\.\d+)? s per run|took \d+ s on average|"
+                   r"\d+(?:\.\d+)?$")
+
+
+def comparable(out: str, csv_path: str) -> dict[str, Any]:
+    """What a grading wrote, less its times and its output directory: each
+    report.txt and results.json, and the CSV."""
+    got: dict[str, Any] = {}
+    for report_path in sorted(glob.glob(os.path.join(out, "*", "report.txt"))):
+        name = os.path.basename(os.path.dirname(report_path))
+        with open(report_path) as f:
+            text = f.read().replace(out, "<out>").replace(os.path.relpath(out), "<out>")
+        with open(os.path.join(out, name, "results.json")) as f:
+            doc = json.load(f)
+        got[name] = {
+            "report": [TIMES.sub("<t>", line).rstrip() for line in text.splitlines()],
+            "score": doc["score"],
+            "tests": [(t["name"], t["score"], t["status"], TIMES.sub("<t>", t["output"])) for t in doc["tests"]],
+            "logs": sorted(os.listdir(os.path.join(out, name, "failures")))
+            if os.path.isdir(os.path.join(out, name, "failures")) else [],
+        }
+    with open(csv_path) as f:
+        got["csv"] = [{k: v for k, v in row.items() if k not in ("lab_seconds", "path")} for row in csv.DictReader(f)]
+    return got
+
+
+def run_grade(args: list[str], timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, GRADE, *args], capture_output=True, text=True, timeout=timeout)
+
+
+def course_check(work: str) -> None:
+    """One grading in one process, in shards as processes, under GNU
+    parallel, and killed and resumed: every merge is the one process's."""
+    before = len(failures)
+    start = time.monotonic()
+    d = os.path.join(work, "course")
+    subs = []
+    for name, src in (("reference", "solution/raft.c"), ("skeleton", "raft/raft.c")):
+        os.makedirs(os.path.join(d, name))
+        shutil.copyfile(os.path.join(ROOT, src), os.path.join(d, name, "raft.c"))
+        subs.append(os.path.join(d, name))
+    shutil.copyfile(os.path.join(ROOT, "solution/raft.c"), os.path.join(d, "bare.c"))
+    subs.append(os.path.join(d, "bare.c"))
+    common = [*subs, "--sim", "--parts", "2A", "--runs", "3", "--seed", "5"]
+
+    one = run_grade([*common, "--jobs", "2", "--out", os.path.join(d, "one"), "--csv", os.path.join(d, "one.csv")])
+    check(one.returncode == 0, f"course: one process: exit {one.returncode}: {one.stderr[-1500:]}")
+    expected = comparable(os.path.join(d, "one"), os.path.join(d, "one.csv"))
+    check(expected.get("reference", {}).get("score") == 15 and expected.get("skeleton", {}).get("score") == 0
+          and len(expected.get("skeleton", {}).get("logs", [])) == 9,
+          f"course: one process: unexpected grades {[(k, v['score']) for k, v in expected.items() if k != 'csv']}")
+
+    def merged(name: str, dirs: list[str], extra: list[str] | None = None) -> subprocess.CompletedProcess[str]:
+        out, csv_path = os.path.join(d, name + "-out"), os.path.join(d, name + ".csv")
+        proc = run_grade(["merge", *dirs, "--out", out, "--csv", csv_path, *(extra or [])])
+        if proc.returncode == 0:
+            got = comparable(out, csv_path)
+            for key in sorted(set(got) | set(expected)):
+                check(got.get(key) == expected.get(key),
+                      f"course: {name}: {key} differs from one process's:\n{got.get(key)}\n{expected.get(key)}")
+        return proc
+
+    # Three shards, three processes at once.
+    res = os.path.join(d, "shards")
+    procs = [subprocess.Popen([sys.executable, GRADE, *common, "--jobs", "1", "--shard", f"{i}/3", "--results", res],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for i in range(3)]
+    for i, p in enumerate(procs):
+        _, err = p.communicate(timeout=600)
+        check(p.returncode == 0, f"course: shard {i}/3 exited {p.returncode}: {err[-1500:]}")
+    m = merged("shards", [res])
+    check(m.returncode == 0, f"course: merge of 3 shards: exit {m.returncode}: {m.stderr[-1500:]}")
+    gone = os.path.join(res, "shard-0001-of-0003.jsonl")
+    os.rename(gone, gone + ".away")
+    m = run_grade(["merge", res, "--out", os.path.join(d, "missing-out")])
+    check(m.returncode == 2 and "missing shard(s) 1 of 3" in m.stderr,
+          f"course: merge without shard 1: exit {m.returncode}: {m.stderr[-800:]}")
+
+    # The same under GNU parallel (Debian's parallel: .ci/run installs it).
+    if shutil.which("parallel"):
+        res_p = os.path.join(d, "parallel")
+        cmd = ["parallel", "--will-cite", "--jobs", "3", "--halt", "now,fail=1", sys.executable, GRADE, *common,
+               "--jobs", "1", "--shard", "{}/3", "--results", res_p + "/{}", ":::", "0", "1", "2"]
+        par = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+        check(par.returncode == 0, f"course: GNU parallel: exit {par.returncode}: {par.stderr[-1500:]}")
+        m = merged("parallel", [os.path.join(res_p, str(i)) for i in range(3)])
+        check(m.returncode == 0, f"course: merge of GNU parallel's shards: exit {m.returncode}: {m.stderr[-1500:]}")
+    else:
+        print("check_grading: course: GNU parallel is not installed (apt-get install parallel): its check skipped")
+
+    # Shard 0 of 2 killed (SIGKILL, the whole grader) half-way, then resumed.
+    res_k = os.path.join(d, "killed")
+    path = os.path.join(res_k, "shard-0000-of-0002.jsonl")
+    victim = subprocess.Popen([sys.executable, GRADE, *common, "--jobs", "1", "--shard", "0/2", "--results", res_k],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    deadline = time.monotonic() + 300
+    finished = 0
+    while time.monotonic() < deadline and victim.poll() is None:
+        if os.path.exists(path):
+            with open(path) as f:
+                finished = f.read().count('"type":"run"')
+            if finished >= 4:
+                break
+        time.sleep(0.05)
+    os.killpg(victim.pid, signal.SIGKILL)
+    _, err = victim.communicate()
+    wd = grader_work_dir(err)
+    if wd:
+        shutil.rmtree(wd, ignore_errors=True)   # a killed grader cannot remove its own
+    with open(path) as f:
+        kept = f.read().count('"type":"run"')
+    check(4 <= kept < 13, f"course: the killed shard kept {kept} runs (expected 4 to 12 of 13)")
+    resumed = run_grade([*common, "--jobs", "2", "--shard", "0/2", "--results", res_k])
+    check(resumed.returncode == 0 and f"{kept} already done" in resumed.stderr,
+          f"course: the resumed shard did not skip its {kept} finished runs: {resumed.stderr[-1500:]}")
+    other = run_grade([*common, "--jobs", "2", "--shard", "1/2", "--results", res_k])
+    check(other.returncode == 0, f"course: shard 1/2: exit {other.returncode}: {other.stderr[-1500:]}")
+    m = merged("killed", [res_k])
+    check(m.returncode == 0, f"course: merge after a kill and a resume: exit {m.returncode}: {m.stderr[-1500:]}")
+
+    emit_check(d, subs)
+    if len(failures) == before:
+        print(f"check_grading: a course in shards in {time.monotonic() - start:.0f} s: one process, 3 shards as "
+              "processes, 3 under GNU parallel, 2 with one killed (SIGKILL) after "
+              f"{kept} runs and resumed: every merge writes what one process wrote; a missing shard named; "
+              "emitted job descriptions valid")
+
+
+def emit_check(d: str, subs: list[str]) -> None:
+    """The emitted Kubernetes Job: YAML with an indexed Job's fields, and
+    kubectl's client-side dry run where it works without a cluster."""
+    k8s = run_grade([*subs, "--emit", "k8s", "--shards", "3", "--seed", "5", "--runs", "3"])
+    check(k8s.returncode == 0, f"course: --emit k8s: {k8s.stderr[-800:]}")
+    try:
+        import yaml  # noqa: F401  (python3-yaml, which .ci/run installs)
+        doc = yaml.safe_load(k8s.stdout)
+        spec = doc["spec"]
+        container = spec["template"]["spec"]["containers"][0]
+        check(doc["kind"] == "Job" and spec["completionMode"] == "Indexed" and spec["completions"] == 3
+              and "--shard-count" in container["args"], f"course: --emit k8s: not an indexed Job of 3: {doc}")
+    except ImportError:
+        print("check_grading: course: python3-yaml is not installed: the YAML check skipped")
+    if shutil.which("kubectl"):
+        path = os.path.join(d, "job.yaml")
+        with open(path, "w") as f:
+            f.write(k8s.stdout)
+        dry = subprocess.run(["kubectl", "create", "--dry-run=client", "--validate=false", "-o", "json", "-f", path],
+                             capture_output=True, text=True, timeout=60)
+        if dry.returncode == 0:
+            check('"completionMode": "Indexed"' in dry.stdout, f"course: kubectl dry run: {dry.stdout[:500]}")
+            print("check_grading: course: kubectl create --dry-run=client accepted the Job")
+        else:
+            print(f"check_grading: course: kubectl's dry run needs a cluster here ({dry.stderr.strip()[:120]}): "
+                  "skipped")
+    for kind in ("slurm", "parallel"):
+        p = run_grade([*subs, "--emit", kind, "--shards", "3", "--seed", "5"])
+        syntax = subprocess.run(["bash", "-n"], input=p.stdout, text=True, capture_output=True)
+        check(p.returncode == 0 and syntax.returncode == 0, f"course: --emit {kind}: {p.stderr}{syntax.stderr}")
 
 
 # ---- the hostile corpus ------------------------------------------------------

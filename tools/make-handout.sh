@@ -18,10 +18,12 @@ solution/
 tests/faulty/
 tests/check_faulty.sh
 tests/check_grading.py
+tests/load_grading.py
 tests/hostile/
 tests/check_handout.sh
 tests/check_sim.sh
 tests/tools/test_grading.py
+tests/tools/test_course.py
 tests/tools/test_policy.py
 grading/
 tools/grade

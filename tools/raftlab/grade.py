@@ -439,6 +439,7 @@ def run_units(args: argparse.Namespace, box: sandbox.Sandbox, binaries: dict[str
         if monitor:
             monitor.stop()
     if monitor:
+        log(f"grade: the machine during the runs: {monitor.overall()}")
         log(f"grade: {sum(len(v) for v in starved.values())} run(s) judged STARVED and run again; "
             f"{sum(1 for r in done.values() if r.starved_counted)} still STARVED after {args.starved_reruns} "
             "re-run(s), counted as they ended")

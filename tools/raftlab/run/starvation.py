@@ -161,6 +161,8 @@ class Monitor:
             self._probe.wait()
         for t in self._threads:
             t.join(timeout=5)
+        if self._probe is not None and self._probe.stdout is not None:
+            self._probe.stdout.close()
 
     def register(self, pid: int, tag: str) -> None:
         with self._lock:
@@ -183,6 +185,21 @@ class Monitor:
             watched = self._runs.pop(pid, None)
             return self._evidence(watched.tag if watched else "", start, end,
                                   watched.total if watched else 0.0)
+
+    def overall(self) -> str:
+        """The machine over the whole grading, in one line: the probe's
+        oversleep, and the load that did not come from the runs."""
+        with self._lock:
+            if not self._ticks or not self._windows:
+                return "not measured"
+            start, end = self._ticks[0].start, self._ticks[-1].end
+            ev = self._evidence("", start, end, 0.0)
+            runs_cpu = sum(t.busy_cpu + sum(t.normal_cpu.values()) for t in self._ticks)
+            machine_cpu = sum(t.machine_cpu for t in self._ticks)
+        capacity = self.cores * max(end - start, 1e-6)
+        return (f"the probe overslept its 10-ms sleeps by {100 * ev.probe_delay:.0f}% on average (worst "
+                f"{1000 * ev.probe_worst:.0f} ms); the cores were {100 * machine_cpu / capacity:.0f}% busy, "
+                f"{100 * max(0.0, machine_cpu - runs_cpu) / capacity:.0f}% with load other than the runs")
 
     # ---- measuring ----------------------------------------------------------
 

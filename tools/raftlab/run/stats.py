@@ -73,7 +73,8 @@ def wilson(passes: int, runs: int, z: float = Z95) -> tuple[float, float]:
     d = 1 + z * z / runs
     centre = (p + z * z / (2 * runs)) / d
     half = z * math.sqrt(p * (1 - p) / runs + z * z / (4 * runs * runs)) / d
-    return max(0.0, centre - half), min(1.0, centre + half)
+    low, high = max(0.0, centre - half), min(1.0, centre + half)
+    return (0.0 if passes == 0 else low), (1.0 if passes == runs else high)
 
 
 def mean_sd(values: Sequence[float]) -> str:
