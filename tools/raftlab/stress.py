@@ -123,7 +123,9 @@ def main(argv: list[str]) -> int:
         done[o.test] = done.get(o.test, 0) + 1
     rng = random.Random(args.seed)
     sim_env = {"LAB_SIM": "1", "LAB_RAFT": args.raft, "LAB_SIM_STRATEGY": args.strategy} if args.sim else {}
-    runner = run.Runner(binary, Limits(isolate_network=False), env=sim_env)
+    # A failing run writes its timeline page beside its log (README "Seeing a run").
+    vis_env = {"LAB_VIS": "failure", "LAB_TIMELINE_DIR": os.path.abspath(os.path.join(directory, "logs"))}
+    runner = run.Runner(binary, Limits(isolate_network=False), env={**sim_env, **vis_env})
     jobs = []
     for k in range(args.runs):          # round-robin over tests: early results cover every test
         for t in tests:
@@ -153,6 +155,17 @@ def main(argv: list[str]) -> int:
     return 1 if interrupted or any(not o.passed for o in outcomes) else 0
 
 
+def timeline_page(directory: str, outcome: run.Outcome) -> str:
+    """The page a failing run wrote (the harness names it after the test and
+    the seed, "raft2C-t04_figure8-SEED=…[-sim].html"), or "" if none."""
+    part, name = outcome.test.split("/", 1)
+    stem = os.path.join(directory, "logs", f"raft{part}-{name}-SEED={outcome.seed}")
+    for path in (stem + ".html", stem + "-sim.html"):
+        if os.path.exists(path):
+            return path
+    return ""
+
+
 def report(tests: Sequence[str], outcomes: Sequence[run.Outcome], directory: str, args: argparse.Namespace,
            interrupted: bool) -> None:
     table = stats.collect(tests, outcomes)
@@ -165,6 +178,9 @@ def report(tests: Sequence[str], outcomes: Sequence[run.Outcome], directory: str
     for o in failures[:10]:
         print(f"  {o.fail_line()}")
         print(f"    log: {shown_path(o.log_path)}   replay: {o.replay_command()}")
+        page = timeline_page(directory, o)
+        if page:
+            print(f"    timeline: {shown_path(page)}")
     if len(failures) > 10:
         print(f"  ... and {len(failures) - 10} more, logs in {shown_path(directory)}/logs/")
     if interrupted:
