@@ -190,5 +190,9 @@ void harness_trace_check_end(harness_trace_check check, bool passed, const char 
  * verdict "FAIL" with the class and reason, or "PASS", and prints its path. */
 void harness_timeline_prepare(const char *test_name, const char *seed, const char *replay);
 void harness_timeline_write(const char *verdict, const char *cls, const char *reason);
+/* No page for this test, and write says why instead (why: a static string):
+ * for a failure reported from inside ThreadSanitizer, where the page's
+ * reads would be checked again and deadlock the runtime. */
+void harness_timeline_forgo(const char *why);
 
 #endif

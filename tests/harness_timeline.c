@@ -251,10 +251,27 @@ static void out_data(page_out *o, const char *verdict, const char *cls, const ch
     out_raw(o, "}\n");
 }
 
+static _Atomic(const char *) forgone;   /* harness_timeline_forgo's reason */
+
+void harness_timeline_forgo(const char *why)
+{
+    atomic_store(&forgone, why);
+}
+
 void harness_timeline_write(const char *verdict, const char *cls, const char *reason)
 {
     if (page_path[0] == '\0' || !lab_trace_on() || atomic_exchange(&page_written, 1))
         return;
+    const char *why = atomic_load(&forgone);
+    if (why != NULL) {
+        static char note[160];
+        sbuf n = {note, sizeof note, 0};
+        sbuf_str(&n, "timeline: none for this test: ");
+        sbuf_str(&n, why);
+        sbuf_str(&n, "\n");
+        sbuf_write(STDOUT_FILENO, note);
+        return;
+    }
     static page_out o;   /* static: a crash handler's stack is small */
     o.fd = open(page_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     o.len = 0;
