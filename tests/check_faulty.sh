@@ -124,7 +124,12 @@ run_case() {   # key name vars tests class runs bound substring
             # -o: never rebuild the binary here, as other cases run beside.
             env $vars timeout -k 10 $((bound + 120)) make --no-print-directory -o "$bin" \
                 "test-$part" RAFT="$dir" ONLY="$only" RAFT_CPPFLAGS=-DNDEBUG >"$log" 2>&1
+            status=$?
             took=$(( $(date +%s) - t0 ))
+            # A timeout kills make's process group, but the part's own timeout
+            # (the Makefile's) runs the test binary in a group of its own: end
+            # what is left of this case's runs, so nothing outlives it.
+            [ "$status" -eq 124 ] || [ "$status" -eq 137 ] && pkill -KILL -f -- "$bin --filter" 2>/dev/null
             # Exactly one FAIL line per failing test.
             dup=$(grep '^FAIL ' "$log" | sed -n 's/^FAIL [A-Z-]*: \([^:]*\): .*/\1/p' | sort | uniq -d | head -n 1)
             if [ -n "$dup" ]; then
