@@ -477,6 +477,8 @@ def hostile_batch(work: str, jobs: str) -> None:
         first = next((line for line in text.splitlines() if line.startswith(row["status"] + ":")), "")
         check(ok, f"hostile: {label} ({what}): got {row['status']} {row['score']}/{row['max_score']}, "
                   f"expected {'|'.join(sorted(statuses))} {score} /{regex}/:\n{text[:1200]}")
+        if label in ("busy_loop", "starve_itself"):   # burning CPU never buys a STARVED re-run
+            check(row["starved_reruns"] == "0", f"hostile: {label}: {row['starved_reruns']} STARVED re-run(s)")
         summary.setdefault(row["status"], []).append(label)
         print(f"  hostile {label}: {row['status']} {row['score']}/{row['max_score']}"
               f"{'  ' + first[len(row['status']) + 2:][:150] if first else ''}")

@@ -5,7 +5,10 @@ again, and how many false failures (the reference is correct: every
 failure it gets is one) still got through.
 
 The load is busy loops, HOGS of them (default 2 per CPU), from stress-ng
-(Debian's stress-ng) when it is installed, else Python's own. --control
+(Debian's stress-ng) when it is installed, else Python's own; at --nice
+below 0 (root) they outrank the runs, as a higher-priority job on a
+shared machine does (at nice 0 the scheduler keeps sleeping threads, the
+Raft's timers, nearly on time). --control
 grades a second time under the same load with --starved-reruns 0, to show
 how many false failures there are without the re-runs.
 
@@ -25,6 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from typing import Any
 
 from raftlab.run.paths import LAB_ROOT as ROOT
 
@@ -32,29 +36,58 @@ GRADE = os.path.join(ROOT, "grading", "grade")
 BUSY = "import time\nend = time.time() + float(__import__('sys').argv[1])\nwhile time.time() < end: pass\n"
 
 
-def start_hogs(n: int, seconds: int) -> tuple[list[subprocess.Popen[bytes]], str]:
+def start_hogs(n: int, seconds: int, nice: int) -> tuple[list[subprocess.Popen[bytes]], str]:
+    prefix = ["nice", "-n", str(nice)] if nice else []
+    at = f" at nice {nice}" if nice else ""
+    # Each busy loop in a session of its own: with autogroup scheduling (Linux's default where
+    # CONFIG_SCHED_AUTOGROUP is on), loops sharing one session share one group's CPU, and a machine's
+    # load comes from many sessions (other jobs, users).
     if shutil.which("stress-ng"):
-        cmd = ["stress-ng", "--cpu", str(n), "--cpu-method", "loop", "--timeout", f"{seconds}s", "--quiet"]
-        return [subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)], f"stress-ng --cpu {n}"
-    return ([subprocess.Popen([sys.executable, "-c", BUSY, str(seconds)]) for _ in range(n)],
-            f"{n} Python busy loops")
+        cmd = prefix + ["stress-ng", "--cpu", "1", "--cpu-method", "loop", "--timeout", f"{seconds}s", "--quiet"]
+        return ([subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+                 for _ in range(n)], f"{n} × stress-ng --cpu 1, each in its own session{at}")
+    return ([subprocess.Popen(prefix + [sys.executable, "-c", BUSY, str(seconds)], start_new_session=True)
+             for _ in range(n)], f"{n} Python busy loops, each in its own session{at}")
 
 
-def grade_under_load(args: argparse.Namespace, work: str, reruns: int) -> dict[str, object]:
-    ref = os.path.join(work, "reference")
-    os.makedirs(ref, exist_ok=True)
-    shutil.copyfile(os.path.join(ROOT, "solution", "raft.c"), os.path.join(ref, "raft.c"))
+def submissions(work: str, hostile: bool) -> list[str]:
+    """The reference; with hostile, the skeleton (fails every run, LIVENESS,
+    with little CPU) and tests/hostile/starve_itself.c (burns both cores,
+    then fails): neither may gain anything from the re-runs."""
+    subs = []
+    sources = [("reference", os.path.join(ROOT, "solution", "raft.c"))]
+    if hostile:
+        sources.append(("skeleton", os.path.join(ROOT, "raft", "raft.c")))
+    for name, src in sources:
+        os.makedirs(os.path.join(work, name), exist_ok=True)
+        shutil.copyfile(src, os.path.join(work, name, "raft.c"))
+        subs.append(os.path.join(work, name))
+    if hostile:
+        sys.path.insert(0, os.path.join(ROOT, "tests"))
+        import check_grading
+        os.makedirs(os.path.join(work, "starve_itself"), exist_ok=True)
+        with open(os.path.join(ROOT, "tests", "hostile", "starve_itself.c")) as f, \
+                open(os.path.join(work, "starve_itself", "raft.c"), "w") as g:
+            g.write(f.read() + check_grading.STUB)
+        subs.append(os.path.join(work, "starve_itself"))
+    return subs
+
+
+def grade_under_load(args: argparse.Namespace, work: str, reruns: int) -> dict[str, Any]:
+    subs = submissions(work, args.hostile)
+    ref = subs[0]
     tag = f"reruns{reruns}"
     out, res, csv_path = (os.path.join(work, tag + x) for x in ("-out", "-results", ".csv"))
     # The lab and the submission build before the load starts: only the runs are loaded.
     subprocess.run([sys.executable, GRADE, ref, "--tests", "2A/t01*", "--runs", "1", "--sim", "--out",
                     os.path.join(work, "warm")], capture_output=True)
-    hogs, what = start_hogs(args.hogs, 3600)
+    limits = ["--cpu-limit", "4"] if args.hostile else []
+    hogs, what = start_hogs(args.hogs, 3600, args.nice)
     start = time.monotonic()
     try:
-        proc = subprocess.run([sys.executable, GRADE, ref, "--parts", args.parts, "--runs", str(args.runs),
+        proc = subprocess.run([sys.executable, GRADE, *subs, "--parts", args.parts, "--runs", str(args.runs),
                                "--jobs", str(args.jobs), "--seed", str(args.seed), "--out", out, "--csv", csv_path,
-                               "--results", res, "--starved-reruns", str(reruns)],
+                               "--results", res, "--starved-reruns", str(reruns), *limits],
                               capture_output=True, text=True)
     finally:
         for h in hogs:
@@ -65,20 +98,25 @@ def grade_under_load(args: argparse.Namespace, work: str, reruns: int) -> dict[s
     if proc.returncode != 0:
         sys.exit(f"load_grading: grade exited {proc.returncode}:\n{proc.stderr[-3000:]}")
     with open(csv_path) as f:
-        row = next(csv.DictReader(f))
-    runs: list[dict[str, object]] = []
+        rows = {r["submission"]: r for r in csv.DictReader(f)}
+    runs: list[dict[str, Any]] = []
     for path in glob.glob(os.path.join(res, "*.jsonl")):
         with open(path) as f:
             runs += [d for d in map(json.loads, f) if d.get("type") == "run"]
-    starved_reasons = [s for r in runs for s in r["starved"]]  # type: ignore[attr-defined]
-    failed = [r for r in runs if not r["passed"]]
-    return {"load": what, "reruns_allowed": reruns, "seconds": round(took), "runs": len(runs),
-            "starved_reruns": int(row["starved_reruns"]), "false_failures": len(failed),
-            "still_starved_counted": sum(1 for r in runs if r["starved_counted"]),
+    result: dict[str, Any] = {
+        "load": what, "reruns_allowed": reruns, "seconds": round(took),
+        "machine": [line for line in proc.stderr.splitlines() if "the machine during the runs" in line]}
+    for name, row in rows.items():
+        mine = [r for r in runs if r["sub"] == name]
+        failed = [r for r in mine if not r["passed"]]
+        result[name] = {
+            "runs": len(mine), "starved_reruns": int(row["starved_reruns"]), "failed_runs": len(failed),
+            "still_starved_counted": sum(1 for r in mine if r["starved_counted"]),
+            "most_reruns_of_one_run": max((len(r["starved"]) for r in mine), default=0),
             "score": f"{row['score']}/{row['max_score']}",
-            "failures": [f"{r['test']} {r['cls']}: {r['reason']} [{r['machine']}]" for r in failed],
-            "starved": starved_reasons, "report": os.path.join(out, "reference", "report.txt"),
-            "machine": [line for line in proc.stderr.splitlines() if "the machine during the runs" in line]}
+            "failures": [f"{r['test']} {r['cls']}: {r['reason'][:80]} [{r['machine']}]" for r in failed][:12],
+            "starved": [s for r in mine for s in r["starved"]][:6]}
+    return result
 
 
 def main() -> int:
@@ -88,7 +126,12 @@ def main() -> int:
     ap.add_argument("--jobs", type=int, default=8)
     ap.add_argument("--hogs", type=int, default=2 * (os.cpu_count() or 1))
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--nice", type=int, default=0,
+                    help="the busy loops' niceness: below 0 (root only) they outrank the runs, as another job "
+                         "of higher priority does on a shared machine")
     ap.add_argument("--control", action="store_true", help="grade again with --starved-reruns 0")
+    ap.add_argument("--hostile", action="store_true",
+                    help="grade the skeleton and tests/hostile/starve_itself.c with the reference (CPU limit 4 s)")
     args = ap.parse_args()
     work = tempfile.mkdtemp(prefix="load-grading-")
     results = [grade_under_load(args, work, 2)]
@@ -96,9 +139,17 @@ def main() -> int:
         results.append(grade_under_load(args, work, 0))
     for r in results:
         print(json.dumps(r, indent=1))
-        print(f"load_grading: under {r['load']}, {r['runs']} runs of the reference ({args.parts}, --jobs {args.jobs}, "
-              f"--starved-reruns {r['reruns_allowed']}) in {r['seconds']} s: {r['starved_reruns']} judged STARVED "
-              f"and run again, {r['false_failures']} false failure(s) counted, score {r['score']}")
+        ref = r["reference"]
+        print(f"load_grading: under {r['load']}, {ref['runs']} runs of the reference ({args.parts}, "
+              f"--jobs {args.jobs}, --starved-reruns {r['reruns_allowed']}) in {r['seconds']} s: "
+              f"{ref['starved_reruns']} judged STARVED and run again, {ref['failed_runs']} false failure(s) counted, "
+              f"score {ref['score']}")
+        for name in ("skeleton", "starve_itself"):
+            if name in r:
+                h = r[name]
+                print(f"load_grading:   {name}: {h['runs']} runs, {h['starved_reruns']} STARVED re-runs (at most "
+                      f"{h['most_reruns_of_one_run']} for one run), {h['failed_runs']} failures counted, "
+                      f"score {h['score']}")
     print(f"load_grading: files in {work}")
     return 0
 

@@ -173,7 +173,7 @@ class Runner:
         outcome.log_path = log_path
         if self.monitor is not None:
             may_starve = not outcome.passed and outcome.cls in starvation.STARVABLE
-            ev = self.monitor.finish(proc.pid, start, start + wall, wait=may_starve)
+            ev = self.monitor.finish(proc.pid, start, start + wall, wait=may_starve, cpu=outcome.cpu_seconds)
             outcome.cpu_seconds = max(outcome.cpu_seconds, ev.sampled_cpu)
             outcome.starved = starvation.judge(outcome.passed, outcome.cls, wall, outcome.cpu_seconds, ev,
                                                self.monitor.cores)

@@ -114,6 +114,7 @@ class _Watched:
     per_pid: dict[tuple[int, str], float] = field(default_factory=dict)   # (pid, start time) -> CPU seconds
     total: float = 0.0
     counted: float = 0.0         # the total at the last tick
+    done: bool = False           # the run is over: its last CPU goes into the next tick, then it is dropped
 
 
 def judge(passed: bool, cls: OutcomeClass, wall: float, cpu: float, ev: Evidence | None, cores: int) -> str:
@@ -168,11 +169,14 @@ class Monitor:
         with self._lock:
             self._runs[pid] = _Watched(pid, tag)
 
-    def finish(self, pid: int, start: float, end: float, wait: bool = True) -> Evidence:
-        """The run at pid is over (it ran from start to end, time.monotonic()):
-        what was measured during it. With wait, first waits (2.5 s at most)
-        for the sample and the probe's window after its end, so that they
-        cover all of it (the caller asks only for runs that may be judged)."""
+    def finish(self, pid: int, start: float, end: float, wait: bool = True, cpu: float = 0.0) -> Evidence:
+        """The run at pid is over (it ran from start to end, time.monotonic(),
+        and used cpu seconds by wait4's rusage): what was measured during
+        it. With wait, first waits (2.5 s at most) for the sample and the
+        probe's window after its end, so that they cover all of it (the
+        caller asks only for runs that may be judged). The run's CPU since
+        the last sample (rusage counts what the sampler missed) still goes
+        to its submission in the next tick: it is never someone else's load."""
         deadline = time.monotonic() + 2 * SAMPLE_SECONDS + PROBE_WINDOW
         while wait and self.available and not self._stop.is_set() and time.monotonic() < deadline:
             with self._lock:
@@ -182,9 +186,15 @@ class Monitor:
                 break
             time.sleep(0.1)
         with self._lock:
-            watched = self._runs.pop(pid, None)
-            return self._evidence(watched.tag if watched else "", start, end,
-                                  watched.total if watched else 0.0)
+            watched = self._runs.get(pid)
+            if watched is None:
+                return Evidence()
+            watched.done = True
+            ev = self._evidence(watched.tag, start, end, watched.total)
+            watched.total = max(watched.total, cpu)
+            if not self.available or self._stop.is_set():
+                del self._runs[pid]
+            return ev
 
     def overall(self) -> str:
         """The machine over the whole grading, in one line: the probe's
@@ -244,6 +254,8 @@ class Monitor:
             for child, parent in limits_mod._parent_links():
                 children.setdefault(parent, []).append(child)
             for w in runs:
+                if w.done:
+                    continue
                 todo, tree = [w.pid], []
                 while todo:
                     p = todo.pop()
@@ -257,6 +269,9 @@ class Monitor:
         tick = Tick(start, end, max(0.0, machine_cpu), 0.0)
         dt = max(end - start, 1e-3)
         for w in runs:
+            if w.done:
+                with self._lock:
+                    self._runs.pop(w.pid, None)
             delta, w.counted = max(0.0, w.total - w.counted), w.total
             if delta / dt >= BUSY_SHARE:
                 tick.busy_cpu += delta
