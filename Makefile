@@ -302,7 +302,9 @@ check-python:
 # same bytes; a failing and a crashing faulty implementation) opened in
 # Debian's chromium, headless, through playwright-core (npm, under build/):
 # lanes, arrows, failure marker, log panel, zoom and filters against the
-# recorded events; screenshots in build/timeline-check/ (about 15 s).
+# recorded events; a page tools/raftlog --html made from a saved log of
+# a failing run, against the page that run wrote; screenshots in
+# build/timeline-check/ (about 20 s).
 check-timeline:
 	$(call instructors_only,tests/faulty/apply_twice.patch)
 	sh tests/check_timeline.sh

@@ -7,7 +7,10 @@
 #    third run without recording (VIS=never) the same run;
 #  - a failing faulty implementation (tests/faulty/apply_twice: SAFETY);
 #  - a crashing one (tests/faulty/segv_in_handler: the page is written from
-#    the crash handler).
+#    the crash handler);
+#  - a page made by tools/raftlog --html from the saved VERBOSE=1 log of two
+#    failing tests (apply_twice): the first failing one, against the page
+#    that same run wrote.
 # Screenshots and pages stay in build/timeline-check/ for a person to look at.
 set -eu
 cd "$(dirname "$0")/.."
@@ -81,10 +84,22 @@ for p in "$fail_page" "$crash_page"; do
     fi
 done
 
+echo "--- a page made by tools/raftlog --html from a saved log (apply_twice, two tests)"
+run VERBOSE=1 make --no-print-directory test-2B RAFT="$out/faulty/apply_twice" ONLY='t0[12]*' TIMELINE_DIR="$PWD/$pages"
+cp "$pages/run.log" "$pages/saved.log"
+log_real=$(sed -n 's/^timeline: //p' "$pages/saved.log" | head -n 1)
+log_page=$pages/from-saved-log.html
+if ! tools/raftlog --html "$log_page" "$pages/saved.log" || [ -z "$log_real" ]; then
+    echo "  FAIL tools/raftlog --html $pages/saved.log made no page, or the run wrote none"
+    failures=$((failures + 1))
+    log_page=
+fi
+
 set --
 [ -n "$pass_page" ] && set -- "$@" "$pass_page:pass"
 [ -n "$fail_page" ] && set -- "$@" "$fail_page:fail"
 [ -n "$crash_page" ] && set -- "$@" "$crash_page:fail"
+[ -n "$log_page" ] && set -- "$@" "$log_page:log:$log_real"
 status=0
 CHROMIUM="$chromium" TIMELINE_NODE_MODULES="$node_dir" node tests/timeline/check_timeline.mjs "$out" "$@" || status=$?
 echo "screenshots: $out/*.png"

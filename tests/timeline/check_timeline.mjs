@@ -3,13 +3,17 @@
 // shows matches the events recorded in it (make check-timeline, which makes
 // the pages: tests/check_timeline.sh).
 //
-//   node tests/timeline/check_timeline.mjs OUT_DIR PAGE:pass|fail ...
+//   node tests/timeline/check_timeline.mjs OUT_DIR PAGE:pass|fail ... [PAGE:log[:REAL_PAGE]]
 //
 // For each page: the lanes (one per server), the number of message arrows
 // against the recorded calls (all, and in a zoomed window where each call is
 // its own arrow), the failure marker and reason, the log panel's rows against
 // the recorded lines, filtering by server and by topic, zoom; and how long
-// the page took to open. Screenshots go to OUT_DIR for a person to look at.
+// the page took to open. A page made by tools/raftlog --html from a saved log
+// (PAGE:log) gets the same checks, and must say plainly that it has no
+// messages; given REAL_PAGE, the page the same run wrote itself, it must show
+// the same test, servers and failure, and every line that page recorded.
+// Screenshots go to OUT_DIR for a person to look at.
 // Ends with "N passed, N failed".
 import { createRequire } from "node:module";
 import { readFileSync, mkdirSync, statSync } from "node:fs";
@@ -21,7 +25,7 @@ const { chromium } = require("playwright-core");
 
 const [outDir, ...specs] = process.argv.slice(2);
 if (!outDir || specs.length === 0) {
-  console.error("usage: check_timeline.mjs OUT_DIR PAGE:pass|fail ...");
+  console.error("usage: check_timeline.mjs OUT_DIR PAGE:pass|fail|log[:REAL_PAGE] ...");
   process.exit(2);
 }
 mkdirSync(outDir, { recursive: true });
@@ -59,9 +63,11 @@ const browser = await chromium.launch({
 });
 
 for (const spec of specs) {
-  const [path, expect] = [spec.slice(0, spec.lastIndexOf(":")), spec.slice(spec.lastIndexOf(":") + 1)];
+  const [, path, kind, realPath] = spec.match(/^(.*?\.html):(pass|fail|log)(?::(.*))?$/) || [, spec, "?"];
   const name = basename(path, ".html");
   const data = recorded(path);
+  const fromLog = kind === "log";
+  const expect = fromLog ? (data.verdict === "FAIL" ? "fail" : "pass") : kind;
   const servers = serversOf(data);
   const sizeMB = statSync(path).size / 1e6;
   console.log(`${name} (${sizeMB.toFixed(2)} MB, ${data.calls.length} calls, ${data.logs.length} log lines, ${data.events.length} other events)`);
@@ -82,6 +88,38 @@ for (const spec of specs) {
   const labels = await page.$$eval(".lane-label", (els) => els.map((e) => e.textContent));
   check("one lane per server", labels.length === servers && labels.every((l, i) => l === "S" + i),
     `${labels.join(",")} for ${servers} servers`);
+
+  if (fromLog) {
+    // Made from a log: it says so, and shows no messages as if there had been none.
+    const st = await page.evaluate(() => window.timeline.stats());
+    const notice = (await page.isVisible("#notice")) ? await page.textContent("#notice") : "";
+    check("from a log: the notice says there are no RPC messages", data.source === "log" && st.source === "log" &&
+      /no RPC messages/.test(notice), notice.slice(0, 80));
+    check("from a log: the header says so instead of a count of RPCs",
+      /from a saved log: no RPC messages/.test(await page.textContent("#meta")) && !/\b0 RPCs/.test(await page.textContent("#meta")));
+    check("from a log: no message count or message filters", /no messages/.test(await page.textContent("#arrow-count")) &&
+      !(await page.isVisible("#show-calls")) && st.callsTotal === 0);
+    if (realPath) {
+      const real = recorded(realPath);
+      check("from a log: the same test, seed and servers as the page the run wrote",
+        data.test === real.test && data.seed === real.seed && servers === serversOf(real),
+        `${data.test} ${data.seed} ${servers} against ${real.test} ${real.seed} ${serversOf(real)}`);
+      check("from a log: the same verdict, class and reason", data.verdict === real.verdict &&
+        data.failClass === real.failClass && data.reason === real.reason, `${data.failClass}: ${data.reason}`);
+      // Every line the run recorded is in the log's page (the log may hold a few more: printed after the page).
+      const key = (d, l) => [l[1], d.names[l[2]], l[4]].join("\u0001");
+      const have = new Map();
+      for (const l of data.logs) have.set(key(data, l), (have.get(key(data, l)) || 0) + 1);
+      const missing = real.logs.filter((l) => { const k = key(real, l), n = have.get(k) || 0; have.set(k, n - 1); return n <= 0; });
+      check("from a log: every line the run recorded, on its server with its topic", missing.length === 0 && real.logs.length > 0,
+        `${real.logs.length} recorded, ${data.logs.length} in the log's page` + (missing.length ? `, missing e.g. ${JSON.stringify(missing[0])}` : ""));
+      const kinds = (d) => d.events.map((e) => d.kinds[e[0]]);
+      for (const k of ["connect", "disconnect", "crash", "restart"]) {
+        const n = kinds(data).filter((x) => x === k).length, want = kinds(real).filter((x) => x === k).length;
+        check(`from a log: as many ${k} events as the run recorded`, n === want, `${n} against ${want}`);
+      }
+    }
+  }
 
   // Verdict and failure marker.
   const verdict = await page.textContent("#verdict");

@@ -4,10 +4,13 @@ Run from the repository root: make check-tools (PYTHONPATH=tools python3 -m
 unittest discover -s tests/tools). The logic is tested in-process, on the
 module; what only a real process shows (stdin, pipes, signals, exit codes) is
 tested through subprocess, on the command tools/raftlog itself. sample.log is a real VERBOSE=1 capture of
-raft2A/t01_initial_election against the reference solution.
+raft2A/t01_initial_election against the reference solution. HtmlTest: --html, the timeline page made from a
+log (raftlab.timeline); make check-timeline opens such pages in a browser.
 """
 from __future__ import annotations
 
+import io
+import json
 import os
 import re
 import select
@@ -18,7 +21,7 @@ import tempfile
 import unittest
 from typing import Any, Iterable
 
-from raftlab import raftlog
+from raftlab import raftlog, timeline
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SCRIPT = os.path.join(HERE, "..", "..", "tools", "raftlog")
@@ -286,6 +289,165 @@ class ProcessTest(unittest.TestCase):
             p.wait()
             for f in (p.stdin, p.stdout, p.stderr):
                 f.close()
+
+
+# A failing test as the harness prints it (tests/harness*.c), with a printf glued to a line.
+FAILING = [
+    "000000 TEST    S* make 3 servers, unreliable, seed 42",
+    "000000 TEST    S0 disconnect", "000000 TEST    S0 start",
+    "000001 TEST    S1 disconnect", "000001 TEST    S1 start",
+    "000001 TEST    S2 disconnect", "000001 TEST    S2 start",
+    "000002 TEST    S0 connect", "000002 TEST    S1 connect", "000002 TEST    S2 connect",
+    "Test (2B): basic agreement ...",
+    "000003 TEST    S* begin Test (2B): basic agreement",
+    "000300 VOTE    S1 candidate in term 1",
+    "000310 MARK    S1 leader of term 1",
+    "000500 TEST    S1 check_one_leader: leader in term 1",
+    "000510 TEST    S* check_terms: term 1",
+    "000520 TEST    S2 disconnect",
+    "no newline here000600 LOG     S1 <script>alert(1)</script> x",
+    "000700 TEST    S* one(101): agreed at index 1",
+    "000709 TEST    S0 snapshot through 9 (12 bytes)",
+    "000710 TEST    S* FAIL SAFETY: server 0 applied index 1 again",
+    "FAIL SAFETY: raft2B/t01_basic_agree: server 0 applied index 1 again (SEED=42) "
+    "(replay: make test-2B SIM=1 SEED=42 ONLY=t01_basic_agree)",
+    "timeline: /nowhere/raft2B-t01_basic_agree-SEED=42.html",
+    "[FAIL] raft2B::t01_basic_agree: (0.00s)",
+]
+
+
+def make_page(lines: list[str] | bytes, want: str | None = None) -> tuple[dict[str, Any], timeline.Picked]:
+    """The page's data, read back from the page as a browser would find it."""
+    raw = lines if isinstance(lines, bytes) else "".join(line + "\n" for line in lines).encode()
+    picked = timeline.pick(io.BytesIO(raw), "run.log", want)
+    text = timeline.page(picked.test, "run.log")
+    start = text.index('<script type="application/json" id="timeline-data">')
+    body = text[text.index(">", start) + 1:text.index("</script>", start)]
+    data: dict[str, Any] = json.loads(body)
+    return data, picked
+
+
+def events(data: dict[str, Any], kind: str) -> list[list[Any]]:
+    return [e[1:] for e in data["events"] if data["kinds"][e[0]] == kind]
+
+
+class HtmlTest(unittest.TestCase):
+    def test_a_real_passing_log(self) -> None:
+        with open(SAMPLE, "rb") as f:
+            raw = f.read()
+        data, picked = make_page(raw)
+        # A passing test's log never names it: the title does, through the test sources.
+        self.assertEqual((data["test"], data["verdict"], data["seed"]),
+                         ("raft2A/t01_initial_election", "PASS", "3164057665021014474"))
+        self.assertEqual((data["source"], data["calls"], data["failClass"]), ("log", [], ""))
+        dprintf = [line for line in raw.decode().splitlines() if raftlog.parse_line(line)]
+        self.assertEqual(len([r for r in data["logs"] if data["names"][r[2]] != "OUTPUT"]), len(dprintf))
+        self.assertEqual(events(data, "network"), [[0, -1, 1, None, 0, 3]])
+        self.assertEqual([e[2] for e in events(data, "connect")], [1, 3, 7])     # the connected set, as a mask
+        self.assertEqual(len(events(data, "restart")), 3)
+        self.assertEqual(len(events(data, "crash")), 3)
+        self.assertEqual(events(data, "test"), [[1000, -1, -1, "Test (2A): initial election"]])
+        self.assertEqual(events(data, "state")[0], [541000, 0, 1, None, 1])        # check_one_leader: S0 leads term 1
+        self.assertEqual(data["endAt"], 3054000)
+        self.assertTrue(picked.complete)
+
+    def test_a_failing_log(self) -> None:
+        data, _ = make_page(FAILING)
+        self.assertEqual((data["test"], data["verdict"], data["failClass"], data["reason"], data["seed"]),
+                         ("raft2B/t01_basic_agree", "FAIL", "SAFETY", "server 0 applied index 1 again", "42"))
+        self.assertEqual(data["replay"], " (replay: make test-2B SIM=1 SEED=42 ONLY=t01_basic_agree)")
+        self.assertEqual(data["endAt"], 710000)                  # the tester's FAIL line
+        self.assertEqual(data["ownPage"], "/nowhere/raft2B-t01_basic_agree-SEED=42.html")
+        self.assertEqual(events(data, "network")[0][2], 0)       # unreliable
+        self.assertEqual(events(data, "disconnect")[-1][:3], [520000, 2, 3])   # S2 cut off: S0 S1 left
+        rows = {(r[0], r[1], data["names"][r[2]], r[3], r[4]) for r in data["logs"]}
+        self.assertIn((310000, 1, "MARK", 1, "leader of term 1"), rows)          # DANNOTATE: a mark
+        # The glued printf: its own OUTPUT row, the DPRINTF line whole at its own time.
+        self.assertIn((600000, 1, "LOG", 0, "<script>alert(1)</script> x"), rows)
+        self.assertIn((520000, -1, "OUTPUT", 0, "no newline here"), rows)
+        checks = [e for e in events(data, "check") if e[2] == 1]
+        self.assertEqual([c[3] for c in checks], ["S1", "term 1", "index 1"])
+        self.assertEqual(events(data, "snapshot"), [[709000, 0, 9, None, 12]])
+        self.assertEqual(events(data, "apply")[0][:3], [709000, 0, 9])
+
+    def test_the_page_is_the_template_with_safe_data(self) -> None:
+        picked = timeline.pick(io.BytesIO("".join(x + "\n" for x in FAILING).encode()), "run.log", None)
+        text = timeline.page(picked.test, "run.log")
+        with open(timeline.TEMPLATE, encoding="utf-8") as f:
+            template = f.read()
+        head, tail = template.split("@TIMELINE_DATA@\n")
+        self.assertTrue(text.startswith(head) and text.endswith(tail))
+        # A line's "</script>" cannot end the data early.
+        self.assertEqual(text.count("</script>"), template.count("</script>"))
+
+    def test_crash_without_the_testers_fail_line(self) -> None:
+        lines = FAILING[:13] + ["--- crash: SIGSEGV (segmentation fault) in thread 'x':", "    #0 handler at raft.c:1",
+                                "FAIL CRASH: raft2B/t01_basic_agree: SIGSEGV at raft.c:1 (SEED=42)"]
+        data, _ = make_page(lines)
+        self.assertEqual((data["failClass"], data["reason"], data["replay"], data["endAt"]),
+                         ("CRASH", "SIGSEGV at raft.c:1", "", 300000))
+        texts = [(data["names"][r[2]], r[4]) for r in data["logs"]]
+        self.assertIn(("OUTPUT", "    #0 handler at raft.c:1"), texts)
+        self.assertEqual(texts[-1], ("TEST", "FAIL CRASH: SIGSEGV at raft.c:1"))   # the panel's failure row
+
+    def test_several_tests_first_failing_or_named(self) -> None:
+        passing = [x.replace("Test (2B): basic agreement", "Test (2B): RPC byte count") for x in FAILING[:13]]
+        passing += ["  ... Passed --   1.0  3   10     100    0", "000900 TEST    S* end"]
+        log = passing + FAILING + passing
+        data, picked = make_page(log)
+        self.assertEqual((data["test"], picked.complete), ("raft2B/t01_basic_agree", False))
+        self.assertEqual(picked.tests_read, ["raft2B/t02_rpc_bytes", "raft2B/t01_basic_agree"])
+        for name in ("t02_rpc_bytes", "2B/t02*", "raft2B/t02_rpc_bytes"):
+            self.assertEqual(make_page(log, name)[0]["test"], "raft2B/t02_rpc_bytes", name)
+        with self.assertRaisesRegex(timeline.LogError, r"no test 't09' in the log \(it has: raft2B/t02_rpc_bytes, "):
+            make_page(log, "t09")
+        # Without a failure: the first. Time going back is a new test process even without its make line.
+        data, picked = make_page(passing + ["000005 VOTE    S0 from a cut log"])
+        self.assertEqual((data["test"], data["verdict"], picked.tests_read[1]),
+                         ("raft2B/t02_rpc_bytes", "PASS", "(a test without a name)"))
+
+    def test_glued_digits_and_invalid_utf8(self) -> None:
+        raw = (b"000100 VOTE    S0 one\n" b"caf\xc3 \xff 7000200 VOTE    S1 two \xfe\n"
+               b"012345 VOTE    S2 \xe2\x82 three\n")
+        data, _ = make_page(raw)
+        rows = [(r[0], r[1], data["names"][r[2]], r[4]) for r in data["logs"]]
+        self.assertEqual(rows, [(100000, 0, "VOTE", "one"), (100000, -1, "OUTPUT", "caf\ufffd \ufffd 7"),
+                                (200000, 1, "VOTE", "two \ufffd"), (12345000, 2, "VOTE", "\ufffd three")])
+        self.assertEqual(data["test"], "(a test without a name)")
+        self.assertEqual(data["verdict"], "")       # the log ends before the test says how it went
+
+    def test_empty_or_not_a_log(self) -> None:
+        with self.assertRaisesRegex(timeline.LogError, "^run.log: empty"):
+            make_page(b"")
+        with self.assertRaisesRegex(timeline.LogError, "^run.log: no DPRINTF lines.*own page: /x.html$"):
+            make_page(["Test (2A): initial election ...", "FAIL LIVENESS: raft2A/t01_x: no leader (SEED=1)",
+                       "timeline: /x.html"])
+        with self.assertRaisesRegex(timeline.LogError, "template"):
+            timeline.page(timeline.TestLog(), "run.log", template="/nonexistent/timeline.html")
+
+    def test_command_writes_the_page_and_keeps_the_printer(self) -> None:
+        with tempfile.TemporaryDirectory() as tmp:
+            out = os.path.join(tmp, "page.html")
+            r = run(["--html", out, SAMPLE])
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertRegex(r.stdout, r"^timeline: .*page.html \(raft2A/t01_initial_election: PASS; 3 servers, "
+                             r"\d+ log lines; from a log: no RPC messages\)")
+            with open(out, encoding="utf-8") as f:
+                self.assertIn('"source":"log"', f.read())
+            r = run(["--html", out, "--test", "t01*"], stdin_text="".join(x + "\n" for x in FAILING))
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertIn("raft2B/t01_basic_agree: FAIL SAFETY", r.stdout)
+            for args, stdin, message in (([out, os.devnull], None, "empty"),
+                                         ([out, SCRIPT], None, "no DPRINTF lines"),
+                                         ([out, os.path.join(tmp, "none.log")], None, "No such file"),
+                                         ([os.path.join(tmp, "no", "dir.html"), SAMPLE], None, "No such file"),
+                                         ([out, "--test", "t9", "-"], "000001 VOTE    S0 x\n", "no test 't9'")):
+                r = run(["--html"] + args, stdin_text=stdin)
+                self.assertEqual((r.returncode, r.stdout), (1, ""), args)
+                self.assertEqual(len(r.stderr.splitlines()), 1, r.stderr)
+                self.assertIn(message, r.stderr)
+        self.assertEqual(run(["--test", "t01", SAMPLE]).returncode, 2)    # --test goes with --html
+        self.assertIn("VOTE", run(["--no-time", SAMPLE]).stdout)          # the printer is unchanged
 
 
 if __name__ == "__main__":

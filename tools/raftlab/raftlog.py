@@ -12,6 +12,11 @@ Reads a file or stdin line by line, so it also works on a live pipe:
 
     VERBOSE=1 make test-2A ONLY='t02*' 2>&1 | tools/raftlog
 
+With --html OUT.html it writes the test's timeline page instead, the page a
+failing test writes itself, made from what the log holds (raftlab.timeline):
+
+    tools/raftlog --html page.html run.log
+
 Standard library only. Run `tools/raftlog --help` for the options. This is
 the module behind the command tools/raftlog (raftlab.raftlog.main).
 """
@@ -280,6 +285,8 @@ examples:
   VERBOSE=1 make test-2A 2>&1 | tools/raftlog
   VERBOSE=1 make test-2B ONLY='t03*' 2>&1 | tools/raftlog --just vote,lead,append
   tools/raftlog -c 5 --ignore timer saved.log | less -R
+  tools/raftlog --html page.html saved.log          # then open page.html
+  tools/raftlog --html page.html --test t02_reelection saved.log
 
 Columns: one per server. Without -c, each test's "make N servers" line sets
 the count (3 until one is seen), and a server numbered beyond the count adds
@@ -287,6 +294,13 @@ columns. With -c N, servers N and above share the last column, labelled.
 Lines marked » are the tester's actions on that server (connect, crash...);
 lines ruled across the width are the tester's own events (begin, check_...,
 FAIL). Lines that are not DPRINTF's are passed through unchanged.
+
+--html OUT.html writes the timeline page of one test of the log (the first
+that failed, or --test's) with the template tools/timeline/timeline.html:
+every DPRINTF line, and what the tester's lines say (connects, crashes,
+checks, terms and leaders, the failure). A log holds no RPC messages: the
+page says so. The page a failing test writes itself (its path follows the
+FAIL line) has them.
 """
 
 
@@ -313,7 +327,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--topic-width", type=int, default=6, metavar="N",
                    help="pad topics to N characters; 0 hides them (colour only)")
     p.add_argument("--no-time", action="store_true", help="leave out the timestamps")
-    return p.parse_args(argv)
+    p.add_argument("--html", metavar="OUT.html",
+                   help="write the timeline page of a test of the log to OUT.html (- for stdout) "
+                   "instead of printing the log")
+    p.add_argument("--test", metavar="NAME",
+                   help="with --html: the test to draw (t02_reelection, 2A/t02*, raft2A/t02_reelection); "
+                   "default: the first that failed, else the first")
+    args = p.parse_args(argv)
+    if args.test is not None and args.html is None:
+        p.error("--test goes with --html")
+    return args
 
 
 def positive(text: str) -> int:
@@ -338,8 +361,48 @@ def open_input(name: str) -> TextIO:
     return open(name, encoding="utf-8", errors="replace")
 
 
+def write_html(args: argparse.Namespace) -> int:
+    """--html: the timeline page of one test of the log (raftlab.timeline)."""
+    from raftlab import timeline    # only here: the printer starts without it
+    name = "stdin" if args.file == "-" else args.file
+    try:
+        with (open(args.file, "rb") if args.file != "-" else os.fdopen(os.dup(0), "rb")) as source:
+            picked = timeline.pick(source, name, args.test)
+        text = timeline.page(picked.test, os.path.basename(name))
+    except OSError as e:
+        print(f"raftlog: {name}: {e.strerror}", file=sys.stderr)
+        return 1
+    except timeline.LogError as e:
+        print(f"raftlog: {e}", file=sys.stderr)
+        return 1
+    try:
+        if args.html == "-":
+            sys.stdout.buffer.write(text.encode("utf-8"))
+            return 0
+        with open(args.html, "w", encoding="utf-8") as out:
+            out.write(text)
+    except OSError as e:
+        print(f"raftlog: {args.html}: {e.strerror}", file=sys.stderr)
+        return 1
+    test = picked.test
+    verdict = f"FAIL {test.fail_class}" if test.verdict == "FAIL" else test.verdict or "no verdict in the log"
+    print(f"timeline: {args.html} ({test.label()}: {verdict}; {test.servers} servers, "
+          f"{len(test.logs)} log lines; from a log: no RPC messages)")
+    read = len(picked.tests_read)
+    if args.test is None and (read > 1 or not picked.complete):
+        # Reading stops at the test after the one chosen: there are more.
+        count = str(read) if picked.complete else f"at least {read + 1}"
+        which = "the first that failed" if test.verdict == "FAIL" else "the first (none failed)"
+        print(f"raftlog: the log holds {count} tests; the page is of {which}; --test NAME for another")
+    if test.own_page and os.path.exists(test.own_page):
+        print(f"raftlog: the test's own page, with its messages: {test.own_page}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.html is not None:
+        return write_html(args)
     is_tty = sys.stdout.isatty()
     try:
         source = open_input(args.file)
