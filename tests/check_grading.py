@@ -344,8 +344,8 @@ def emit_check(d: str, subs: list[str]) -> None:
             check('"completionMode": "Indexed"' in dry.stdout, f"course: kubectl dry run: {dry.stdout[:500]}")
             print("check_grading: course: kubectl create --dry-run=client accepted the Job")
         else:
-            print(f"check_grading: course: kubectl's dry run needs a cluster here ({dry.stderr.strip()[:120]}): "
-                  "skipped")
+            print("check_grading: course: kubectl cannot dry-run without a cluster here (its client-side dry run "
+                  "still asks the server for the API's groups): skipped")
     for kind in ("slurm", "parallel"):
         p = run_grade([*subs, "--emit", kind, "--shards", "3", "--seed", "5"])
         syntax = subprocess.run(["bash", "-n"], input=p.stdout, text=True, capture_output=True)
@@ -452,6 +452,9 @@ def hostile_batch(work: str, jobs: str) -> None:
     check(len(rows) == len(cases), f"hostile batch: {len(rows)} CSV rows for {len(cases)} submissions")
     by_path = {r["path"]: r for r in rows}
     summary: dict[str, list[str]] = {}
+    # Only a machine starved from outside (the grader's probe late by 15 % or more overall) may re-run them.
+    late = re.search(r"the machine during the runs: the probe overslept its 10-ms sleeps by (\d+)%", proc.stderr)
+    machine_starved = late is not None and int(late.group(1)) >= 15
     for path, name, what, (statuses, score, regex) in cases:
         row = by_path.get(path)
         if row is None:
@@ -477,7 +480,7 @@ def hostile_batch(work: str, jobs: str) -> None:
         first = next((line for line in text.splitlines() if line.startswith(row["status"] + ":")), "")
         check(ok, f"hostile: {label} ({what}): got {row['status']} {row['score']}/{row['max_score']}, "
                   f"expected {'|'.join(sorted(statuses))} {score} /{regex}/:\n{text[:1200]}")
-        if label in ("busy_loop", "starve_itself"):   # burning CPU never buys a STARVED re-run
+        if label in ("busy_loop", "starve_itself") and not machine_starved:   # burning CPU buys no STARVED re-run
             check(row["starved_reruns"] == "0", f"hostile: {label}: {row['starved_reruns']} STARVED re-run(s)")
         summary.setdefault(row["status"], []).append(label)
         print(f"  hostile {label}: {row['status']} {row['score']}/{row['max_score']}"

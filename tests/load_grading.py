@@ -5,10 +5,12 @@ again, and how many false failures (the reference is correct: every
 failure it gets is one) still got through.
 
 The load is busy loops, HOGS of them (default 2 per CPU), from stress-ng
-(Debian's stress-ng) when it is installed, else Python's own; at --nice
-below 0 (root) they outrank the runs, as a higher-priority job on a
-shared machine does (at nice 0 the scheduler keeps sleeping threads, the
-Raft's timers, nearly on time). --control
+(Debian's stress-ng) when it is installed, else Python's own, each in a
+session of its own (autogroup scheduling gives all the loops of one
+session one share of the CPU); at --nice below 0 (root) their sessions
+outrank the runs', as a higher-priority job on a shared machine does (at
+nice 0 the scheduler keeps sleeping threads, the Raft's timers, nearly on
+time even under 32 loops). --control
 grades a second time under the same load with --starved-reruns 0, to show
 how many false failures there are without the re-runs.
 
@@ -37,8 +39,21 @@ BUSY = "import time\nend = time.time() + float(__import__('sys').argv[1])\nwhile
 
 
 def start_hogs(n: int, seconds: int, nice: int) -> tuple[list[subprocess.Popen[bytes]], str]:
-    prefix = ["nice", "-n", str(nice)] if nice else []
-    at = f" at nice {nice}" if nice else ""
+    hogs, what = _start_hogs(n, seconds)
+    if nice:   # each loop's session (its autogroup) at that niceness: it outranks the runs' sessions
+        for h in hogs:
+            try:
+                with open(f"/proc/{h.pid}/autogroup", "w") as f:
+                    f.write(str(nice))
+            except OSError as err:
+                sys.exit(f"load_grading: --nice {nice}: cannot set /proc/{h.pid}/autogroup: {err}")
+        what += f", their sessions at nice {nice}"
+    return hogs, what
+
+
+def _start_hogs(n: int, seconds: int) -> tuple[list[subprocess.Popen[bytes]], str]:
+    prefix: list[str] = []
+    at = ""
     # Each busy loop in a session of its own: with autogroup scheduling (Linux's default where
     # CONFIG_SCHED_AUTOGROUP is on), loops sharing one session share one group's CPU, and a machine's
     # load comes from many sessions (other jobs, users).
@@ -127,8 +142,8 @@ def main() -> int:
     ap.add_argument("--hogs", type=int, default=2 * (os.cpu_count() or 1))
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--nice", type=int, default=0,
-                    help="the busy loops' niceness: below 0 (root only) they outrank the runs, as another job "
-                         "of higher priority does on a shared machine")
+                    help="the busy loops' sessions' niceness (/proc/PID/autogroup): below 0 (root only) they "
+                         "outrank the runs, as another job of higher priority does on a shared machine")
     ap.add_argument("--control", action="store_true", help="grade again with --starved-reruns 0")
     ap.add_argument("--hostile", action="store_true",
                     help="grade the skeleton and tests/hostile/starve_itself.c with the reference (CPU limit 4 s)")
