@@ -168,6 +168,12 @@ void lab_sim_cond_signal(lab_cond *c, bool all, lab_thread_info *info)
     pthread_mutex_unlock(&sim.lock);
 }
 
+void lab_sim_transit(void)
+{
+    if (sim_on() && lab_sim_is_simulated_thread())
+        lab_sim_sleep_us(LAB_SIM_TRANSIT_US, lab_thread_self());
+}
+
 void lab_sim_sleep_us(int64_t us, lab_thread_info *info)
 {
     sim_thread *me = sim_require(info, "sleep");

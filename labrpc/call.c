@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "lab/fatal.h"
+#include "lab/sim.h"
 #include "lab/trace.h"
 #include "labrpc/labrpc_internal.h"
 
@@ -214,6 +215,7 @@ static void record_call(const call *c, const char *method, int64_t sent_us, size
 bool labrpc_call(labrpc_end *end, const char *method, const codec_buffer *args, codec_buffer *reply)
 {
     labrpc_network *net = end->net;
+    lab_sim_transit();   /* in simulation: the request's way to the network (lab/sim.h) */
     lab_mutex_lock(&net->mu);
     if (net->cleaned_up) {
         lab_mutex_unlock(&net->mu);
@@ -256,6 +258,7 @@ bool labrpc_call(labrpc_end *end, const char *method, const codec_buffer *args, 
         codec_buffer old = *reply;
         *reply = c.reply;
         c.reply = old;
+        lab_sim_transit();   /* ... and the reply's way back */
     }
     codec_buffer_free(&c.reply);
     lab_cond_destroy(&c.wake);
