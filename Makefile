@@ -266,7 +266,7 @@ instructors_only = $(if $(wildcard $(1)),,@echo "make $@ is for instructors: it 
 
 check-faulty:
 	$(call instructors_only,tests/check_faulty.sh)
-	FAULTY_JOBS='$(FAULTY_JOBS)' CC='$(CC)' sh tests/check_faulty.sh
+	FAULTY_JOBS='$(FAULTY_JOBS)' FAULTY_SIM='$(SIM)' CC='$(CC)' sh tests/check_faulty.sh
 
 # The student tree as a tarball, without the solution (build/raftlab-handout.tar.gz),
 # and its check: it unpacks, builds and fails 2A as a skeleton should.
