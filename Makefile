@@ -60,12 +60,12 @@ CRITERION_LIBS   = $(shell pkg-config --libs criterion 2>/dev/null || echo -lcri
 LIB_SRCS := lab/sync.c lab/registry.c lab/fatal.c lab/rand.c lab/pool.c lab/sim.c lab/sim_sync.c lab/sim_detect.c lab/trace.c \
             labrpc/codec.c labrpc/network.c labrpc/call.c \
             persister/persister.c \
-            raft/applych.c raft/util.c
+            applych/applych.c lab/debug.c
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 LIB      := $(BUILD)/liblab.a
 
 # --- tests ------------------------------------------------------------------
-UNIT_SRCS := $(wildcard tests/unit/*.c) tests/support/test_support.c
+UNIT_SRCS := $(wildcard checks/unit/*.c) harness/support/test_support.c
 UNIT_OBJS := $(UNIT_SRCS:%.c=$(BUILD)/%.o)
 UNIT_BIN  := $(BUILD)/test-framework
 
@@ -74,7 +74,7 @@ BENCH_TRACE_BIN := $(BUILD)/bench-trace
 
 # ThreadSanitizer needs a shim so that Criterion can start (design §7).
 ifeq ($(SAN),thread)
-  TEST_SHIM := $(BUILD)/tests/support/tsan_shim.o
+  TEST_SHIM := $(BUILD)/harness/support/tsan_shim.o
 endif
 
 # Criterion's own per-test timeout is set in each suite; this outer limit
@@ -99,10 +99,10 @@ $(LIB): $(LIB_OBJS)
 $(UNIT_BIN): $(UNIT_OBJS) $(TEST_SHIM) $(LIB) | deps
 	$(CC) $(LDFLAGS) -o $@ $(UNIT_OBJS) $(TEST_SHIM) $(LIB) $(CRITERION_LIBS) $(LDLIBS)
 
-$(BENCH_BIN): $(BUILD)/tests/bench/bench_labrpc.o $(LIB)
+$(BENCH_BIN): $(BUILD)/checks/bench/bench_labrpc.o $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BENCH_TRACE_BIN): $(BUILD)/tests/bench/bench_trace.o $(LIB)
+$(BENCH_TRACE_BIN): $(BUILD)/checks/bench/bench_trace.o $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # Installs Criterion (and pkg-config) when missing, or says how to.
@@ -142,8 +142,8 @@ bench-sim:
 
 # --- the Raft suites: one Criterion binary per implementation ---------------
 # RAFT=raft (the student's raft/raft.c) or RAFT=solution (solution/raft.c).
-RAFT_TEST_SRCS := tests/harness.c tests/harness_apply.c tests/harness_check.c tests/harness_info.c tests/harness_monitor.c tests/harness_random.c tests/harness_report.c tests/harness_signals.c tests/harness_sanitizers.c tests/harness_trace.c tests/harness_timeline.c tests/harness_watchdog.c tests/support/backtrace.c tests/support/hang_dump.c tests/test_2a.c tests/test_2b.c tests/test_2c.c tests/test_2d.c
-# The timeline page's template, compiled in (tests/harness_timeline.c says why).
+RAFT_TEST_SRCS := $(wildcard harness/harness*.c) harness/support/backtrace.c harness/support/hang_dump.c $(wildcard tests/test_*.c)
+# The timeline page's template, compiled in (harness/harness_timeline.c says why).
 TIMELINE_PAGE_OBJ := $(BUILD)/gen/timeline_page.o
 RAFT_TEST_OBJS := $(RAFT_TEST_SRCS:%.c=$(BUILD)/%.o) $(TIMELINE_PAGE_OBJ)
 RAFT_IMPL_OBJ  := $(BUILD)/$(RAFT)/raft.o
@@ -155,7 +155,7 @@ RAFT_BIN       := $(BUILD)/raft-tests-$(subst /,-,$(RAFT))
 RAFT_CPPFLAGS ?=
 $(RAFT_IMPL_OBJ): CFLAGS += $(RAFT_CPPFLAGS)
 # Linux: every exit() in the test binary's own objects goes through the
-# harness first (tests/harness_signals.c), so that two threads calling exit()
+# harness first (harness/harness_signals.c), so that two threads calling exit()
 # at once are still reported as exit(), with the caller. macOS's ld has no
 # --wrap: there an atexit handler does it.
 ifeq ($(shell uname -s),Linux)
@@ -167,7 +167,7 @@ ONLY ?= *
 # An outer limit per part, behind the harness's watchdog (a hang ends a test
 # after 10 s, a slow test after 120 s; with its stack dump, 150 s at most)
 # and Criterion's timeout (150 s per test): the binary derives it from its
-# own test count and tests/lab_policy.h (--lab-part-limit); times the
+# own test count and harness/lab_policy.h (--lab-part-limit); times the
 # slow-motion factor under VALGRIND=1.
 PART_DILATION ?= 1
 # SIM=1: the Raft suites in simulation (lab/sim.h; README "The scheduler"):
@@ -194,8 +194,8 @@ $(BUILD)/gen/timeline_page.c: tools/timeline/timeline.html tools/timeline/embed.
 $(TIMELINE_PAGE_OBJ): $(BUILD)/gen/timeline_page.c
 	$(CC) $(CFLAGS) -c $< -o $@
 
-$(RAFT_BIN): $(RAFT_TEST_OBJS) $(RAFT_IMPL_OBJ) $(TEST_SHIM) $(BUILD)/tests/support/test_support.o $(LIB) | deps
-	$(CC) $(LDFLAGS) $(RAFT_LDFLAGS) -o $@ $(RAFT_TEST_OBJS) $(RAFT_IMPL_OBJ) $(TEST_SHIM) $(BUILD)/tests/support/test_support.o $(LIB) $(CRITERION_LIBS) $(LDLIBS)
+$(RAFT_BIN): $(RAFT_TEST_OBJS) $(RAFT_IMPL_OBJ) $(TEST_SHIM) $(BUILD)/harness/support/test_support.o $(LIB) | deps
+	$(CC) $(LDFLAGS) $(RAFT_LDFLAGS) -o $@ $(RAFT_TEST_OBJS) $(RAFT_IMPL_OBJ) $(TEST_SHIM) $(BUILD)/harness/support/test_support.o $(LIB) $(CRITERION_LIBS) $(LDLIBS)
 
 # The grader's check of raft.o (tools/check-raft; HANDOUT.md section 7): it
 # only warns, and only for the plain build the grader makes. In simulation
@@ -224,7 +224,7 @@ print-raft-build:
 	@echo 'CC=$(CC)'
 	@echo 'CFLAGS=$(CFLAGS) $(CRITERION_CFLAGS)'
 	@echo 'LDFLAGS=$(LDFLAGS) $(RAFT_LDFLAGS)'
-	@echo 'OBJS=$(RAFT_TEST_OBJS) $(TEST_SHIM) $(BUILD)/tests/support/test_support.o $(LIB)'
+	@echo 'OBJS=$(RAFT_TEST_OBJS) $(TEST_SHIM) $(BUILD)/harness/support/test_support.o $(LIB)'
 	@echo 'LIBS=$(CRITERION_LIBS) $(LDLIBS)'
 	@echo 'BUILD=$(BUILD)'
 
@@ -248,25 +248,25 @@ ifeq ($(HAVE_SOLUTION),)
 	@echo "make check needs the reference solution (solution/raft.c), which the handout does not have; make test-framework runs the framework's own tests"; exit 1
 else
 	$(MAKE) --no-print-directory test-raft RAFT=solution
-	sh tests/check_sim.sh
-	sh tests/check_skeleton.sh
-	sh tests/check_handout.sh
+	sh checks/check_sim.sh
+	sh checks/check_skeleton.sh
+	sh checks/check_handout.sh
 	$(MAKE) --no-print-directory check-python
 	$(MAKE) --no-print-directory check-tools
 	$(MAKE) --no-print-directory check-grading
 endif
 
-# Each faulty implementation in tests/faulty/ fails as it should, with the
+# Each faulty implementation in checks/faulty/ fails as it should, with the
 # kill rate per part (instructors, CI). FAULTY_JOBS cases run at once
-# (default 3); sh tests/check_faulty.sh <name>... checks some.
+# (default 3); sh checks/check_faulty.sh <name>... checks some.
 FAULTY_JOBS ?= 3
 # Instructors' targets need files the students' handout leaves out: in the
 # handout they say so instead of failing on a missing file.
 instructors_only = $(if $(wildcard $(1)),,@echo "make $@ is for instructors: it needs $(1), which the handout does not include"; exit 1)
 
 check-faulty:
-	$(call instructors_only,tests/check_faulty.sh)
-	FAULTY_JOBS='$(FAULTY_JOBS)' FAULTY_SIM='$(SIM)' CC='$(CC)' sh tests/check_faulty.sh
+	$(call instructors_only,checks/check_faulty.sh)
+	FAULTY_JOBS='$(FAULTY_JOBS)' FAULTY_SIM='$(SIM)' CC='$(CC)' sh checks/check_faulty.sh
 
 # The student tree as a tarball, without the solution (build/raftlab-handout.tar.gz),
 # and its check: it unpacks, builds and fails 2A as a skeleton should.
@@ -275,19 +275,19 @@ handout:
 	sh tools/make-handout.sh
 
 check-handout:
-	$(call instructors_only,tests/check_handout.sh)
-	sh tests/check_handout.sh
+	$(call instructors_only,checks/check_handout.sh)
+	sh checks/check_handout.sh
 
 # The Python tools are one package, tools/raftlab; its commands in tools/
 # find it by themselves, anything else is given PYTHONPATH=tools.
-# (mypy reaches tests/hostile/trees.py through check_grading.py's import.)
+# (mypy reaches checks/hostile/trees.py through check_grading.py's import.)
 PYTHON_SOURCES := tools/raftlab tools/stress tools/raftlog tools/check-raft tools/grade \
-	tests/tools tests/check_grading.py tests/load_grading.py
+	checks/tools checks/check_grading.py checks/load_grading.py
 
 # The tools' own tests: tools/raftlog, the runner (raftlab.run), the grader's
 # parts (raftlab.grading), the policy shared with the C side.
 check-tools:
-	PYTHONPATH=tools python3 -m unittest discover -s tests/tools
+	PYTHONPATH=tools python3 -m unittest discover -s checks/tools
 
 # The Python tools' static checks: mypy (types, mypy.ini: strict) and flake8
 # (pyflakes and pycodestyle, .flake8), Debian's packages mypy and flake8.
@@ -296,7 +296,7 @@ check-python:
 	@command -v mypy >/dev/null 2>&1 && command -v flake8 >/dev/null 2>&1 || \
 	    { echo "make check-python needs mypy and flake8 (Debian: apt-get install mypy flake8)"; exit 1; }
 	mypy $(PYTHON_SOURCES)
-	flake8 $(PYTHON_SOURCES) tests/hostile/trees.py
+	flake8 $(PYTHON_SOURCES) checks/hostile/trees.py
 
 # Timeline pages of real runs (a passing one, replayed from its seed to the
 # same bytes; a failing and a crashing faulty implementation) opened in
@@ -306,17 +306,17 @@ check-python:
 # a failing run, against the page that run wrote; screenshots in
 # build/timeline-check/ (about 20 s).
 check-timeline:
-	$(call instructors_only,tests/faulty/apply_twice.patch)
-	sh tests/check_timeline.sh
+	$(call instructors_only,checks/faulty/apply_twice.patch)
+	sh checks/check_timeline.sh
 
 # grading/grade against the reference, the skeleton, two faulty
 # implementations and one that does not compile; then the hostile corpus
-# (tests/hostile/) in one batch, an interrupted grading, grade --sim, and a
+# (checks/hostile/) in one batch, an interrupted grading, grade --sim, and a
 # course in shards (as processes, under GNU parallel, killed and resumed:
 # each merge equal to one process's grading) (about 5 min).
 check-grading:
-	$(call instructors_only,tests/check_grading.py)
-	PYTHONPATH=tools python3 tests/check_grading.py
+	$(call instructors_only,checks/check_grading.py)
+	PYTHONPATH=tools python3 checks/check_grading.py
 
 # The reference graded under heavy CPU load (busy loops: stress-ng, or
 # Python's), with and without STARVED re-runs: how many runs were judged
@@ -324,8 +324,8 @@ check-grading:
 # loads the machine on purpose for minutes.
 .PHONY: check-grading-load
 check-grading-load:
-	$(call instructors_only,tests/load_grading.py)
-	PYTHONPATH=tools python3 tests/load_grading.py --control $(LOAD_ARGS)
+	$(call instructors_only,checks/load_grading.py)
+	PYTHONPATH=tools python3 checks/load_grading.py --control $(LOAD_ARGS)
 
 
 clean:

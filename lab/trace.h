@@ -1,6 +1,6 @@
 /*
  * trace.h: a recorder of what happens in a run, for the timeline page a
- * failing test writes (tests/harness_timeline.c; README "Seeing a run").
+ * failing test writes (harness/harness_timeline.c; README "Seeing a run").
  *
  * The network records each call, the harness each thing it does or sees,
  * DPRINTF each line; all of it goes here, into memory, and nothing is

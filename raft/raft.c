@@ -15,24 +15,14 @@
  *   - raft_kill sets rf->dead, wakes every waiting thread and joins every
  *     thread, then frees the server.
  *
- * C has no goroutines and no garbage collector, so every thread you start
- * must also be joined (in raft_kill). The simplest plan is a fixed set of
- * long-lived threads started by raft_make: the ticker, an applier (see
- * apply_cond below), and one thread per peer that waits on a condition
- * variable for work (a vote to ask for, entries or a heartbeat to send) and
- * makes the RPC without holding the lock.
+ * HANDOUT.md is the tutorial (section 3: the framework; section 4: each
+ * part's steps and hints); the comments here give each function's
+ * contract. The three rules it explains, which keep you out of most
+ * trouble: never hold rf->mu across labrpc_call or applych_send; after
+ * taking rf->mu again, check that the term (and role) is still the one
+ * you acted in before using a reply; join every thread in raft_kill.
  *
- * Three rules keep you out of most trouble:
- *
- *   1. Never hold rf->mu across labrpc_call (it can take seconds) or
- *      applych_send (it waits for the service, which may itself be waiting
- *      for rf->mu in raft_snapshot).
- *   2. Whenever you take rf->mu again after releasing it, things may have
- *      changed: before acting on an RPC reply, check that you are still in
- *      the term (and the role) in which you sent the request.
- *   3. Every thread you start is joined in raft_kill.
- *
- * Debugging: DPRINTF (raft/util.h) prints when VERBOSE=1 is set, e.g.
+ * Debugging: DPRINTF (lab/debug.h) prints when VERBOSE=1 is set, e.g.
  * `VERBOSE=1 make test-2A 2>&1 | tools/raftlog`. `make test-2A SAN=thread`
  * reports data races: a race is a bug even when the tests pass.
  */
@@ -45,14 +35,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "applych/applych.h"
+#include "lab/debug.h"
 #include "lab/fatal.h"
 #include "lab/rand.h"
 #include "lab/sync.h"
 #include "labrpc/codec.h"
 #include "labrpc/labrpc.h"
 #include "persister/persister.h"
-#include "raft/applych.h"
-#include "raft/util.h"
 
 /*
  * One Raft server. rf->mu guards every field unless its comment says
@@ -209,11 +199,8 @@ static void read_persist(raft *rf, const uint8_t *data, size_t len)
      * because a wrong count (from a bug) could be a billion: grow the log
      * as entries arrive rather than allocating log_len entries up front.
      *
-     * On failure, stop (lab_fatal), don't carry on with an empty state:
-     * these bytes were written by your own persist(), so a failure means
-     * persist and read_persist disagree, a bug. A server that silently
-     * forgets its term, vote and log can vote twice in a term or lose
-     * committed entries.
+     * On failure, stop (lab_fatal): these bytes were written by your own
+     * persist(), so a failure is a bug, never a state to carry on from.
      */
     UNUSED(rf, data);
 }
@@ -312,21 +299,11 @@ static void request_vote_handler(void *receiver, codec_decoder *args_decoder,
  * rf->peers): fill in *args, call, and if it returns true *reply holds the
  * peer's answer. Caller must not hold rf->mu.
  *
- * The network may delay the request, lose it, or lose the reply. The call
- * returns true when a reply came back, and false when none did: the request
- * or the reply was lost, the server is dead, or it is alive but we cannot
- * reach it. False says nothing about whether the handler ran (its reply may
- * have been lost on the way back), and it is not quick: with the long delays
- * the Raft tests turn on, it can take up to 7 seconds. The call does always
- * return (unless the peer's handler never does), so you need no timeout of
- * your own around it. What follows:
- *
- *   - Never hold rf->mu across it: the whole server would stop for seconds.
- *   - Never call it from the ticker, and never wait for one peer before
- *     asking the next: ask all peers at once, from threads that can afford
- *     to block, and count the answers as they come in.
- *   - A reply can come back long after the request left, when you have
- *     moved to a later term. Take rf->mu and check before using it.
+ * A call can take seconds (up to 7 s to a peer that is cut off), and false
+ * says only that no reply came back (HANDOUT.md, "The network"). So never
+ * hold rf->mu across it or call it from the ticker: ask every peer at once,
+ * from threads that can afford to block. A reply can come back after you
+ * moved to a later term: take rf->mu and check before using it.
  *
  * The method name must be one that raft_register_service registers.
  */
@@ -386,11 +363,8 @@ static void *ticker(void *arg)
          * Don't call send_request_vote here; see its comment.
          *
          * The pause below says how often to look, not how long the
-         * election timeout is. A leader may send heartbeats at most ten
-         * times per second (the tests count RPCs), so the paper's 150-300 ms
-         * election timeout is too short here: use a longer one, but short
-         * enough that a new leader is elected within five seconds of a
-         * failure, even after a split vote or two. And randomise it.
+         * election timeout is: HANDOUT.md, Part 2A, says how long that and
+         * the heartbeat interval should be.
          */
 
         int64_t pause_ms = 50 + (int64_t)lab_rand_below(&rf->rand, 300);
@@ -468,18 +442,10 @@ void raft_snapshot(raft *rf, int index, const void *snapshot, size_t len)
  * returns.
  *
  * Every thread you add must be joined here too: add a lab_thread_join for
- * it, and a broadcast for every condition variable it waits on. Before it
- * calls raft_kill the tester makes sure none of your threads can be stuck
- * outside your control: a labrpc_call in progress returns false at once,
- * an applych_send returns false (the channel is closed), and no handler of
- * this server is running. So the joins are quick, as long as every wait in
- * your threads is on a condition variable broadcast here.
- *
- * When raft_kill returns, the server is gone: the tester may free its
- * ends, persister and apply channel, and this function has freed the
- * server itself. A thread still running would use freed memory, which
- * `make test-2C SAN=address` reports. Free whatever you allocated too
- * (your log, your snapshot), or the address sanitizer reports a leak.
+ * it, and a broadcast for every condition variable it waits on. Free what
+ * you allocated (your log, your snapshot). HANDOUT.md, "The kill
+ * contract", says what the tester guarantees before this call and checks
+ * after it.
  */
 void raft_kill(raft *rf)
 {

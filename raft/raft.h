@@ -31,7 +31,7 @@
 
 #include "../labrpc/labrpc.h"
 #include "../persister/persister.h"
-#include "applych.h"
+#include "applych/applych.h"
 
 typedef struct raft raft;
 

@@ -54,7 +54,7 @@
  *      the term (and the role) in which you sent the request.
  *   3. Every thread you start is joined in raft_kill.
  *
- * Debugging: DPRINTF (raft/util.h) prints when VERBOSE=1 is set, e.g.
+ * Debugging: DPRINTF (lab/debug.h) prints when VERBOSE=1 is set, e.g.
  * `VERBOSE=1 make test-2A RAFT=solution 2>&1 | tools/raftlog`.
  */
 #include "raft/raft.h"
@@ -67,14 +67,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "applych/applych.h"
+#include "lab/debug.h"
 #include "lab/fatal.h"
 #include "lab/rand.h"
 #include "lab/sync.h"
 #include "labrpc/codec.h"
 #include "labrpc/labrpc.h"
 #include "persister/persister.h"
-#include "raft/applych.h"
-#include "raft/util.h"
 
 enum {
     /* A leader sends each peer an AppendEntries at least this often, and

@@ -7,8 +7,8 @@
 #include <criterion/criterion.h>
 #include <stdio.h>
 
-#include "tests/harness.h"
-#include "tests/support/test_support.h"
+#include "harness/harness.h"
+#include "harness/support/test_support.h"
 
 TestSuite(raft2A, .timeout = HARNESS_SUITE_TIMEOUT_S, .fini = test_check_leaks);
 

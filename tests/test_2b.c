@@ -8,10 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "harness/harness.h"
+#include "harness/support/test_support.h"
 #include "lab/sync.h"
 #include "labrpc/codec.h"
-#include "tests/harness.h"
-#include "tests/support/test_support.h"
 
 TestSuite(raft2B, .timeout = HARNESS_SUITE_TIMEOUT_S, .fini = test_check_leaks);
 

@@ -7,9 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "harness/harness.h"
+#include "harness/support/test_support.h"
 #include "lab/sync.h"
-#include "tests/harness.h"
-#include "tests/support/test_support.h"
 
 TestSuite(raft2C, .timeout = HARNESS_SUITE_TIMEOUT_S, .fini = test_check_leaks);
 

@@ -15,16 +15,16 @@ top=raftlab
 # Instructors only. Each line is a path or a directory prefix.
 excluded='
 solution/
-tests/faulty/
-tests/check_faulty.sh
-tests/check_grading.py
-tests/load_grading.py
-tests/hostile/
-tests/check_handout.sh
-tests/check_sim.sh
-tests/tools/test_grading.py
-tests/tools/test_course.py
-tests/tools/test_policy.py
+checks/faulty/
+checks/check_faulty.sh
+checks/check_grading.py
+checks/load_grading.py
+checks/hostile/
+checks/check_handout.sh
+checks/check_sim.sh
+checks/tools/test_grading.py
+checks/tools/test_course.py
+checks/tools/test_policy.py
 grading/
 tools/grade
 tools/raftlab/grade.py
@@ -68,4 +68,4 @@ cp tools/handout-README.md "$stage/$top/README.md"
 mkdir -p "$(dirname "$out")"
 tar -C "$stage" -czf "$out.tmp" "$top"
 mv "$out.tmp" "$out"
-echo "make-handout: $out ($((n + 1)) files; no solution/, tests/faulty/, grading/, instructors' checks or CI)"
+echo "make-handout: $out ($((n + 1)) files; no solution/, checks/faulty/, grading/, instructors' checks or CI)"

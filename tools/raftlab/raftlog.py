@@ -1,6 +1,6 @@
 """raftlog: pretty-print raftlab's debug log, one column per server.
 
-Reads the lines that DPRINTF prints when VERBOSE=1 (see raft/util.h),
+Reads the lines that DPRINTF prints when VERBOSE=1 (see lab/debug.h),
 
     001234 VOTE    S2 granting vote to S0 in term 3
 

@@ -1,6 +1,6 @@
 """timeline: a test's timeline page made from a saved VERBOSE=1 log.
 
-A failing test writes its own timeline page (tests/harness_timeline.c;
+A failing test writes its own timeline page (harness/harness_timeline.c;
 README "Seeing a run"), from everything it recorded. This module writes a
 page with the same template, tools/timeline/timeline.html, from what a log
 holds instead (tools/raftlog --html OUT.html LOG):
@@ -42,7 +42,7 @@ KINDS = ["call", "log", "mark", "connect", "disconnect", "crash", "restart", "st
 FATES = ["replied", "request_dropped", "reply_dropped", "unreachable", "cut", "aborted"]
 KIND = {name: i for i, name in enumerate(KINDS)}
 
-# The recorder's limits (lab/trace.h, raft/util.c's record_line): a page
+# The recorder's limits (lab/trace.h, lab/debug.c's record_line): a page
 # made from a log is no bigger than the one the test would have written.
 MAX_EVENTS = 4 << 20
 MAX_TEXT = 64 << 20
@@ -68,7 +68,7 @@ PAGE_NAME_RE = re.compile(r"(raft\w+?)-(t\w+?)-SEED=")
 TITLE_LINE_RE = re.compile(r"^(Test \(\w+\): .*?) \.\.\.$")
 SUMMARY_LINE_RE = re.compile(r"^\S+: \d+ passed, \d+ failed")
 
-# The tester's lines (topic TEST; tests/harness*.c), by what they say.
+# The tester's lines (topic TEST; harness/harness*.c), by what they say.
 MAKE_RE = re.compile(r"^make (\d+) servers(, unreliable)?(, snapshots)?(?:, seed (\d+))?")
 BEGIN_RE = re.compile(r"^begin (.*)$")
 SNAPSHOT_RE = re.compile(r"^snapshot through (-?\d+)(?: \((\d+) bytes\))?")

@@ -1,6 +1,6 @@
 #!/bin/sh
 # embed.sh TEMPLATE: the timeline page's template as C (the Makefile's
-# build/<variant>/gen/timeline_page.c, for tests/harness_timeline.c): two
+# build/<variant>/gen/timeline_page.c, for harness/harness_timeline.c): two
 # NULL-terminated arrays of lines, the template before and after the line
 # holding @TIMELINE_DATA@, where the page writer puts the recorded events.
 # One string per line keeps every literal short (ISO C's 4095-character

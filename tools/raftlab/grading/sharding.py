@@ -105,7 +105,8 @@ def unit_seed(seed: int, unit: Unit) -> int:
 
 # What identifies the lab a grading ran: the framework, the harness, the
 # tests, the Makefile and the grader (raft/raft.c, the skeleton, is not used).
-TREE_DIRS = ("lab", "labrpc", "persister", "raft", "tests", "tests/support", "tools/raftlab", "tools/raftlab/run",
+TREE_DIRS = ("lab", "labrpc", "persister", "applych", "raft", "harness", "harness/support", "tests", "tools/raftlab",
+             "tools/raftlab/run",
              "tools/raftlab/grading")
 TREE_SUFFIXES = (".c", ".h", ".py", ".txt")
 

@@ -3,7 +3,7 @@ its own process with limits; shared by tools/stress (students) and the
 grader (instructors).
 
   policy    the failure classes, the parts and the limits: the Python copy
-            of tests/lab_policy.h (tests/tools/test_policy.py compares them)
+            of harness/lab_policy.h (checks/tools/test_policy.py compares them)
   catalog   which tests a test binary has (its --lab-info), and selecting
             some of them
   build     building a raft.c into a test binary with the lab's Makefile

@@ -3,7 +3,7 @@
 A test is named by its part and Criterion name, "2C/t04_figure8"; its
 Criterion filter is "raft2C/t04_figure8". The list comes from the binary
 itself, so it can never disagree with what will run: `--lab-info` prints
-the lab's policy and its tests as JSON (tests/harness_info.c).
+the lab's policy and its tests as JSON (harness/harness_info.c).
 """
 from __future__ import annotations
 

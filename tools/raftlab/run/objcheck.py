@@ -29,7 +29,7 @@ import subprocess
 from typing import Sequence, Tuple
 
 RULES_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "objcheck_rules.txt")
-LAB_HEADER_DIRS = ("lab", "labrpc", "persister", "raft")
+LAB_HEADER_DIRS = ("lab", "labrpc", "persister", "applych", "raft")
 SYSTEM_HEADER_PREFIXES = ("/usr/include/", "/usr/local/include/", "/usr/lib/gcc/", "/usr/lib/llvm",
                           "/usr/lib/clang/", "/usr/lib64/clang/", "/usr/lib/x86_64-linux-gnu/",
                           "/usr/lib/aarch64-linux-gnu/")
@@ -262,7 +262,7 @@ def check_headers(deps: Sequence[str], lab_root: str, source_path: str, source: 
             why = "a device or a kernel file"
         elif (not rel.startswith("..") and parts[0] == "solution") or "/solution/" in full:
             why = "the reference solution"
-        elif not rel.startswith("..") and parts[0] == "tests":
+        elif not rel.startswith("..") and parts[0] in ("harness", "tests", "checks"):
             why = "the tester's own code"
         elif not rel.startswith("..") and parts[0] in LAB_HEADER_DIRS and parts[-1].endswith("_internal.h"):
             why = "internal to the framework"
@@ -272,7 +272,7 @@ def check_headers(deps: Sequence[str], lab_root: str, source_path: str, source: 
             why = "neither a system header nor one of the lab's headers"
         shown = rel if not rel.startswith("..") else full
         problems.append(f"{source} includes {shown}: {why}; a submission may include only the system's "
-                        "headers and the lab's (lab/, labrpc/, persister/, raft/)")
+                        "headers and the lab's (lab/, labrpc/, persister/, applych/, raft/)")
     return problems
 
 

@@ -1,10 +1,10 @@
 """The lab's policy as the Python tools know it: the parts, the failure
 classes and the limits that the runner and the grader use.
 
-Their home is tests/lab_policy.h; the test binary prints it with
---lab-info (tests/harness_info.c). These are the Python side's copies, the
+Their home is harness/lab_policy.h; the test binary prints it with
+--lab-info (harness/harness_info.c). These are the Python side's copies, the
 only ones: every other module takes them from here, and
-tests/tools/test_policy.py fails when one of them disagrees with what the
+checks/tools/test_policy.py fails when one of them disagrees with what the
 binary prints, so a class or a limit changed on one side only fails a
 test instead of changing grades quietly.
 

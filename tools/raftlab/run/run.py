@@ -3,14 +3,14 @@
 The test binary is run with --filter for the one test, SEED set (so every
 run, failed or not, can be replayed), the limits of limits.py, and a wall
 clock limit behind the harness's own (120 s per test, a watchdog for
-hangs, Criterion's 150-s timeout; tests/lab_policy.h): past it the whole
+hangs, Criterion's 150-s timeout; harness/lab_policy.h): past it the whole
 process tree is killed and the run is a HANG. Its output goes to a log
 file, for people.
 
 The outcome never comes from that output, which the Raft code shares and
 can garble or imitate: the harness writes its FAIL lines, and Criterion's
 runner process a keyed VERDICT record per test, to a verdict file of the
-run's own (LAB_VERDICT_FILE, bound into the sandbox; tests/harness_report.c).
+run's own (LAB_VERDICT_FILE, bound into the sandbox; harness/harness_report.c).
 A run passes only on a VERDICT ... PASS record carrying the run's secret
 key (LAB_VERDICT_KEY_FD, read and closed before any test process starts)
 and no FAIL line; when the process died without a verdict, the outcome

@@ -1,0 +1,26 @@
+#!/bin/sh
+# check_skeleton.sh: the student skeleton must build and fail part 2A the
+# way a student should see it fail: every test with
+# "expected one leader, got none", promptly, with no hang or crash.
+# Usage: checks/check_skeleton.sh [make variables...]
+set -u
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+start=$(date +%s)
+make --no-print-directory test-2A RAFT=raft "$@" >"$log" 2>&1
+status=$?
+took=$(( $(date +%s) - start ))
+
+fail() {
+    echo "check_skeleton: $*" >&2
+    tail -n 30 "$log" >&2
+    exit 1
+}
+
+[ "$status" -ne 0 ] || fail "make test-2A passed with the skeleton; it must fail"
+grep -q "error:" "$log" && fail "the skeleton did not build"
+n=$(grep -c "^FAIL LIVENESS: raft2A/.*: expected one leader, got none" "$log")
+[ "$n" -eq 3 ] || fail "expected 3 tests failing with 'expected one leader, got none', saw $n"
+grep -q "Crashing: 0" "$log" || fail "a test crashed"
+[ "$took" -le 90 ] || fail "part 2A took ${took}s with the skeleton (more than 90 s): it must fail fast"
+echo "check_skeleton: the skeleton builds and fails 2A as it should (3 x 'expected one leader, got none', ${took}s)"

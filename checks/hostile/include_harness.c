@@ -1,0 +1,4 @@
+// hostile: includes the tester's own headers to reach its internals
+// base: skeleton
+// expect: REFUSED|BUILD-ERROR 0 /tests\/harness/
+#include "harness/harness_internal.h"

@@ -1,4 +1,0 @@
-// hostile: includes the tester's own headers to reach its internals
-// base: skeleton
-// expect: REFUSED|BUILD-ERROR 0 /tests\/harness/
-#include "tests/harness_internal.h"
