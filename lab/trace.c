@@ -178,7 +178,7 @@ const char *lab_trace_kind_name(lab_trace_kind kind)
 {
     static const char *const kind_names[LAB_TRACE_KINDS] = {
         "call", "log", "mark", "connect", "disconnect", "crash", "restart", "start",
-        "apply", "apply_snapshot", "snapshot", "state", "check", "network", "test", "fail",
+        "apply", "apply_snapshot", "snapshot", "state", "check", "network", "test",
     };
     return kind >= 0 && kind < LAB_TRACE_KINDS ? kind_names[kind] : "?";
 }

@@ -60,7 +60,6 @@ typedef enum lab_trace_kind {
     LAB_TRACE_CHECK,         /* a check: t0 began, t1 ended; a = passed; text = what it checked */
     LAB_TRACE_NETWORK,       /* a = reliable, b = long reordering */
     LAB_TRACE_TEST,          /* text = the test's title (harness_begin) */
-    LAB_TRACE_FAIL,          /* the failure; text = "CLASS: reason" */
     LAB_TRACE_KINDS
 } lab_trace_kind;
 

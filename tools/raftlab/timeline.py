@@ -38,7 +38,7 @@ from raftlab.raftlog import ANSI_RE, DPRINTF_RE, PASSED_RE
 
 # lab/trace.c's names, in lab_trace_kind's and lab_trace_fate's order.
 KINDS = ["call", "log", "mark", "connect", "disconnect", "crash", "restart", "start",
-         "apply", "apply_snapshot", "snapshot", "state", "check", "network", "test", "fail"]
+         "apply", "apply_snapshot", "snapshot", "state", "check", "network", "test"]
 FATES = ["replied", "request_dropped", "reply_dropped", "unreachable", "cut", "aborted"]
 KIND = {name: i for i, name in enumerate(KINDS)}
 
