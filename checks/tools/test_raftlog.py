@@ -346,9 +346,9 @@ class HtmlTest(unittest.TestCase):
         self.assertEqual([e[2] for e in events(data, "connect")], [1, 3, 7])     # the connected set, as a mask
         self.assertEqual(len(events(data, "restart")), 3)
         self.assertEqual(len(events(data, "crash")), 3)
-        self.assertEqual(events(data, "test"), [[1000, -1, -1, "Test (2A): initial election"]])
-        self.assertEqual(events(data, "state")[0], [541000, 0, 1, None, 1])        # check_one_leader: S0 leads term 1
-        self.assertEqual(data["endAt"], 3054000)
+        self.assertEqual(events(data, "test"), [[8000, -1, -1, "Test (2A): initial election"]])
+        self.assertEqual(events(data, "state")[0], [548000, 1, 1, None, 1])        # check_one_leader: S1 leads term 1
+        self.assertEqual(data["endAt"], 3358000)
         self.assertTrue(picked.complete)
 
     def test_a_failing_log(self) -> None:
