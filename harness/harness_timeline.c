@@ -7,8 +7,13 @@
  * "timeline: <path>".
  *
  * The template is compiled in, not read from the tree, because the page must
- * be written where only the binary is: from a crash handler, and in the
- * grader's sandbox, which sees no lab tree.
+ * be written where only the binary is: from a crash handler, and in a
+ * sandbox that sees no lab tree.
+ *
+ * With LAB_TIMELINE_DATA=1 (the grader's runs) only the data is written, as
+ * "<test>-SEED=<seed>[-sim].json": the run is the student's code, so the
+ * grader never keeps HTML from it; it checks the data and builds the page
+ * itself from its own copy of the template (tools/raftlab/grading/timelines.py).
  *
  * Async-signal-safe: a crash handler calls it. It formats by hand into a
  * static buffer and writes with write(2); it reads the recorder without a
@@ -32,6 +37,7 @@ extern const char *const harness_timeline_page_tail[];
 
 static char page_path[PATH_MAX];   /* "" when no page is wanted */
 static char page_test[256], page_seed[32], page_replay[320];
+static bool page_data_only;   /* LAB_TIMELINE_DATA=1: the JSON alone, no template */
 static atomic_int page_written;
 
 void harness_timeline_prepare(const char *test_name, const char *seed, const char *replay)
@@ -40,8 +46,11 @@ void harness_timeline_prepare(const char *test_name, const char *seed, const cha
     if (harness_vis_mode() == VIS_NEVER)
         return;
     const char *dir = getenv("LAB_TIMELINE_DIR");
+    const char *data_only = getenv("LAB_TIMELINE_DATA");
+    page_data_only = data_only != NULL && strcmp(data_only, "1") == 0;
     char file[300];
-    snprintf(file, sizeof file, "%s-SEED=%s%s.html", test_name, seed, replay[0] ? "-sim" : "");
+    snprintf(file, sizeof file, "%s-SEED=%s%s.%s", test_name, seed, replay[0] ? "-sim" : "",
+             page_data_only ? "json" : "html");
     for (char *c = file; *c; c++)
         if (*c == '/')
             *c = '-';
@@ -273,13 +282,15 @@ void harness_timeline_write(const char *verdict, const char *cls, const char *re
         return;
     }
     static page_out o;   /* static: a crash handler's stack is small */
-    o.fd = open(page_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    o.fd = open(page_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
     o.len = 0;
     o.failed = o.fd < 0;
     if (!o.failed) {
-        out_lines(&o, harness_timeline_page_head);
+        if (!page_data_only)
+            out_lines(&o, harness_timeline_page_head);
         out_data(&o, verdict, cls, reason);
-        out_lines(&o, harness_timeline_page_tail);
+        if (!page_data_only)
+            out_lines(&o, harness_timeline_page_tail);
         out_flush(&o);
         close(o.fd);
     }

@@ -35,7 +35,7 @@ import sys
 import tempfile
 from typing import Any, Sequence
 
-from .grading import building, outputs, report, results, scoring, sharding, submission
+from .grading import building, outputs, report, results, scoring, sharding, submission, timelines
 from .grading.results import RunRecord, SubRecord
 from .grading.sharding import Unit
 from .run import catalog, pool, progress, run, sandbox, starvation, stats
@@ -111,6 +111,9 @@ def build_parser() -> argparse.ArgumentParser:
                          "seed; a raft.c that calls what simulation cannot replay is REFUSED (default: real time)")
     ap.add_argument("--strategy", choices=("random", "pct"), default="random",
                     help="the simulation's scheduling strategy (default random; implies --sim)")
+    ap.add_argument("--no-timelines", action="store_true",
+                    help="keep no timeline page of failing runs (default: each failing run's page, made by the "
+                         "grader from the data the run recorded, beside its log)")
     ap.add_argument("--allow-network", action="store_true", help="do not run the tests in a network namespace")
     ap.add_argument("--no-sandbox", action="store_true",
                     help="no bubblewrap (for debugging the grader; the README says what is lost)")
@@ -408,10 +411,11 @@ def run_units(args: argparse.Namespace, box: sandbox.Sandbox, binaries: dict[str
     log(f"grade: {text}")
     monitor = starvation.Monitor() if not args.sim and args.starved_reruns > 0 else None
     runners = {name: run.Runner(b, limits, args.wall_limit, runner_sandbox(box, b, args),
-                                env=sim_env(args, paths.get(name, "")), monitor=monitor, tag=name)
+                                env=sim_env(args, paths.get(name, "")), monitor=monitor, tag=name,
+                                traces=not args.no_timelines, trace_owner=box.owner())
                for name, b in binaries.items()}
     jobs, unit_of = make_jobs(runners, units, seed, work, multi=n_subs > 1)
-    keeper = outputs.LogKeeper(results.logs_dir(writer.path) if writer else args.out)
+    keeper = outputs.LogKeeper(results.logs_dir(writer.path) if writer else args.out, pages=not args.no_timelines)
     starved: dict[int, list[str]] = {}
 
     def rerun(job: pool.Job, outcome: run.Outcome) -> bool:
@@ -421,6 +425,8 @@ def run_units(args: argparse.Namespace, box: sandbox.Sandbox, binaries: dict[str
         tries.append(outcome.starved)
         if outcome.log_path and os.path.exists(outcome.log_path):
             os.remove(outcome.log_path)
+        if outcome.log_path:
+            timelines.remove(timelines.trace_dir(outcome.log_path))
         return True
 
     def on_outcome(job: pool.Job, outcome: run.Outcome) -> None:
@@ -505,18 +511,27 @@ def write_reports(grades: Sequence[report.Grade], text: str, args: argparse.Name
 
 
 def copy_kept_logs(g: report.Grade, out: str) -> None:
+    """A results file's kept logs and timeline pages, copied under out."""
     for row in g.rows:
         for o in row.stats.failures:
-            if not o.log_path:
-                continue
-            dest = os.path.join(out, g.name, "failures", os.path.basename(o.log_path))
-            try:
-                os.makedirs(os.path.dirname(dest), exist_ok=True)
-                shutil.copyfile(o.log_path, dest)
-                o.log_path = dest
-            except OSError as err:
-                o.reason += f" [its log could not be copied: {err.strerror}]"
-                o.log_path = ""
+            if o.log_path:
+                dest = os.path.join(out, g.name, "failures", os.path.basename(o.log_path))
+                try:
+                    os.makedirs(os.path.dirname(dest), exist_ok=True)
+                    shutil.copyfile(o.log_path, dest)
+                    o.log_path = dest
+                except OSError as err:
+                    o.reason += f" [its log could not be copied: {err.strerror}]"
+                    o.log_path = ""
+            if o.timeline:
+                dest = os.path.join(out, g.name, "failures", os.path.basename(o.timeline))
+                try:
+                    os.makedirs(os.path.dirname(dest), exist_ok=True)
+                    shutil.copyfile(o.timeline, dest)
+                    o.timeline = dest
+                except OSError as err:
+                    o.timeline_note = f"not kept: it could not be copied: {err.strerror}"
+                    o.timeline = ""
 
 
 def make_jobs(runners: dict[str, run.Runner], units: Sequence[Unit], seed: int, work: str,

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import json
 import numbers
+import os
 from typing import Any, Mapping
 
+from ..run.run import Outcome
 from .report import Grade
 
 VISIBILITIES = ("hidden", "after_due_date", "after_published", "visible")
@@ -21,8 +23,23 @@ TEST_KEYS = {"score": numbers.Real, "max_score": numbers.Real, "status": str, "n
 FORMATS = ("text", "html", "simple_format", "md", "ansi")
 
 
-def results(grade: Grade, policy_text: str) -> dict[str, Any]:
-    """results.json's content for one graded submission (grade: report.Grade)."""
+def failure(o: Outcome, out_dir: str | None) -> dict[str, Any]:
+    """A failing run in a test's extra_data: its seed and class, its kept
+    log and timeline page (relative to the submission's output directory
+    when under it), or why there is no page."""
+    def where(path: str) -> str:
+        if path and out_dir and os.path.abspath(path).startswith(os.path.abspath(out_dir) + os.sep):
+            return os.path.relpath(path, out_dir)
+        return path
+    entry = {"seed": o.seed, "class": o.cls, "log": where(o.log_path), "timeline": where(o.timeline)}
+    if o.timeline_note:
+        entry["timeline_note"] = o.timeline_note
+    return entry
+
+
+def results(grade: Grade, policy_text: str, out_dir: str | None = None) -> dict[str, Any]:
+    """results.json's content for one graded submission (grade: report.Grade);
+    paths of kept files relative to out_dir, the submission's directory."""
     tests: list[dict[str, Any]] = []
     doc: dict[str, Any] = {
         "score": grade.score,
@@ -44,6 +61,8 @@ def results(grade: Grade, policy_text: str) -> dict[str, Any]:
             "output_format": "text",
             "visibility": "visible",
         })
+        if row.stats.failures:   # where the grader kept each failing run's log and page
+            tests[-1]["extra_data"] = {"failures": [failure(o, out_dir) for o in row.stats.failures]}
     return doc
 
 

@@ -13,7 +13,7 @@ import tempfile
 from typing import Sequence
 
 from ..run.run import Outcome
-from . import gradescope, report
+from . import gradescope, report, timelines
 
 LOG_KEEP_CAP = 1 << 20            # bytes of a failing log's head, and of its tail, kept
 SUBMISSION_LOG_CAP = 32 << 20     # bytes of failing logs kept per submission
@@ -68,7 +68,7 @@ def write_all(grade: report.Grade, policy_text: str, args: argparse.Namespace) -
     text = report.text_report(grade, policy_text, out_dir)
     print(text, flush=True)
     save(os.path.join(out_dir, "report.txt"), text + "\n")
-    body = json.dumps(gradescope.results(grade, policy_text), indent=2) + "\n"
+    body = json.dumps(gradescope.results(grade, policy_text, out_dir), indent=2) + "\n"
     save(os.path.join(out_dir, "results.json"), body)
     path = json_path(args, grade.name)
     if path:
@@ -84,15 +84,30 @@ def write_csv(path: str, grades: Sequence[report.Grade]) -> None:
 
 class LogKeeper:
     """Keeps the log of each failing run (head and tail), up to a total per
-    submission; removes the others. Never raises: a log it cannot keep is
-    said so in the outcome's log path, and the run's verdict stands."""
+    submission, and with pages, its timeline page beside it (made by the
+    grader: timelines.py); removes the others and every run's trace data.
+    Never raises: a log it cannot keep is said so in the outcome's log path,
+    a page in its timeline_note, and the run's verdict stands."""
 
-    def __init__(self, out: str) -> None:
+    def __init__(self, out: str, pages: bool = False) -> None:
         self.out = out
         self.kept: dict[str, int] = {}   # submission -> bytes kept
+        self.pages = timelines.PageKeeper() if pages else None
 
     def keep_if_failed(self, tag: str, outcome: Outcome) -> None:
         path = outcome.log_path
+        try:
+            if self.pages is not None and path and not outcome.passed:
+                self.pages.keep(tag, outcome, timelines.trace_dir(path), os.path.join(self.out, tag, "failures"))
+        finally:
+            self._keep_log(tag, outcome, path)
+            if self.pages is not None and path:
+                try:
+                    timelines.remove(timelines.trace_dir(path))
+                except OSError:
+                    pass
+
+    def _keep_log(self, tag: str, outcome: Outcome, path: str) -> None:
         try:
             if outcome.passed:
                 outcome.log_path = ""

@@ -142,11 +142,15 @@ def text_report(grade: Grade, policy_text: str, out_dir: str | None = None) -> s
     lines += ["", grade.summary_text(policy_text)]
     failing = [r for r in grade.rows if r.stats.failures]
     if failing:
-        lines.append("first failure of each failing test (the logs of all are kept):")
+        lines.append("first failure of each failing test (the logs of all are kept"
+                     + (", and their timeline pages" if any(o.timeline for r in failing for o in r.stats.failures)
+                        else "") + "):")
         for r in failing:
             o = r.stats.failures[0]
             where = shown_path(o.log_path) if o.log_path else ""
             lines.append(f"  {o.fail_line()}\n      log: {where}" + (f"   replay: {o.replay}" if o.replay else ""))
+            if o.timeline or o.timeline_note:
+                lines.append(f"      timeline: {shown_path(o.timeline) if o.timeline else o.timeline_note}")
     if out_dir:
         lines.append(f"logs and results.json: {shown_path(out_dir)}/")
     return "\n".join(lines)

@@ -15,9 +15,10 @@ ignored and cut off when the shard resumes).
       one per submission of the shard's share (and every NO-SOURCE one)
   {"type": "run", "sub", "test", "k", "seed", "passed", "cls", "reason",
    "wall", "cpu", "title", "replay", "started", "log", "starved": [...],
-   "starved_counted", "machine"}
+   "starved_counted", "machine", "timeline", "timeline_note"}
       one per finished unit; log: the kept log of a failing run, relative
-      to the file's directory; starved: why each earlier attempt was
+      to the file's directory; timeline: its timeline page, the same way
+      ("" when none; timeline_note says why); starved: why each earlier attempt was
       judged STARVED and run again; starved_counted: this last attempt was
       starved too, but the re-runs were used up, so it counts as it ended;
       machine: what the grader measured of the machine during a failed run
@@ -78,12 +79,13 @@ def now() -> str:
     return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
 
 
-def run_to_json(r: RunRecord, log: str) -> dict[str, Any]:
+def run_to_json(r: RunRecord, log: str, page: str = "") -> dict[str, Any]:
     o = r.outcome
     return {"type": "run", "sub": r.unit.sub, "test": r.unit.test, "k": r.unit.k, "seed": o.seed,
             "passed": o.passed, "cls": o.cls, "reason": o.reason, "wall": round(o.wall_seconds, 3),
             "cpu": round(o.cpu_seconds, 3), "title": o.title, "replay": o.replay, "started": round(o.started, 3),
-            "log": log, "starved": r.starved, "starved_counted": r.starved_counted, "machine": o.machine}
+            "log": log, "starved": r.starved, "starved_counted": r.starved_counted, "machine": o.machine,
+            "timeline": page, "timeline_note": o.timeline_note}
 
 
 def run_from_json(d: dict[str, Any], base: str) -> RunRecord:
@@ -91,7 +93,9 @@ def run_from_json(d: dict[str, Any], base: str) -> RunRecord:
     o = Outcome(test=unit.test, seed=int(d["seed"]), passed=bool(d["passed"]), cls=cast(OutcomeClass, d["cls"]),
                 reason=str(d["reason"]), wall_seconds=float(d["wall"]), cpu_seconds=float(d["cpu"]),
                 title=str(d["title"]), replay=str(d["replay"]), started=float(d["started"]),
-                log_path=os.path.join(base, d["log"]) if d["log"] else "", machine=str(d.get("machine", "")))
+                log_path=os.path.join(base, d["log"]) if d["log"] else "", machine=str(d.get("machine", "")),
+                timeline=os.path.join(base, d["timeline"]) if d.get("timeline") else "",
+                timeline_note=str(d.get("timeline_note", "")))
     return RunRecord(unit, o, [str(s) for s in d.get("starved", [])], bool(d.get("starved_counted", False)))
 
 
@@ -177,7 +181,8 @@ class Writer:
 
     def run(self, r: RunRecord) -> None:
         log = os.path.relpath(r.outcome.log_path, self.dir) if r.outcome.log_path else ""
-        self.write(run_to_json(r, log))
+        page = os.path.relpath(r.outcome.timeline, self.dir) if r.outcome.timeline else ""
+        self.write(run_to_json(r, log, page))
 
     def submission(self, s: SubRecord) -> None:
         self.write(sub_to_json(s))

@@ -77,6 +77,8 @@ class Outcome:
     started: float = 0.0     # when it started (time.time())
     starved: str = ""        # why the grader judged it STARVED (starvation.py), or ""
     machine: str = ""        # what the grader measured of the machine during a failed run (starvation.py)
+    timeline: str = ""       # the grader's page of a failing run (grading/timelines.py), or ""
+    timeline_note: str = ""  # why there is none, or ""
 
     def fail_line(self) -> str:
         return f"FAIL {self.cls}: raft{self.test}: {self.reason} (SEED={self.seed})"
@@ -94,8 +96,11 @@ class Runner:
     def __init__(self, binary: str, limits: limits_mod.Limits | None = None,
                  wall_seconds: float = DEFAULT_WALL_SECONDS, sandbox: SandboxSpec | None = None,
                  env: dict[str, str] | None = None, monitor: starvation.Monitor | None = None,
-                 tag: str = "") -> None:
+                 tag: str = "", traces: bool = False, trace_owner: int = -1) -> None:
         self.binary = binary
+        # traces: each run writes its timeline's data (LAB_TIMELINE_DATA=1), never a page, into
+        # a directory of its own beside its log (the grader's; owned by trace_owner when >= 0)
+        self.traces, self.trace_owner = traces, trace_owner
         self.monitor, self.tag = monitor, tag   # the grader's starvation monitor, and whose runs these are
         self.limits = limits or limits_mod.Limits()
         self.wall_seconds = wall_seconds
@@ -113,9 +118,18 @@ class Runner:
         inner = [self.binary, "--filter", catalog.criterion_filter(test), "-j1"]
         key = secrets.token_hex(16)
         verdict_path = log_path + ".verdict"
+        binds = [(verdict_path, VERDICT_INSIDE)]
+        trace_env: dict[str, str] = {}
+        if self.traces:
+            from ..grading import timelines
+            trace_dir = timelines.trace_dir(log_path)
+            timelines.prepare(trace_dir, self.trace_owner)
+            binds.append((trace_dir, timelines.TRACE_INSIDE))
+            trace_env = {"LAB_VIS": "failure", "LAB_TIMELINE_DATA": "1",
+                         "LAB_TIMELINE_DIR": timelines.TRACE_INSIDE if callable(self.sandbox) else trace_dir}
         if callable(self.sandbox):   # bwrap (sandbox.py): the limits set outside it, the binary inside,
-            verdict_inside = VERDICT_INSIDE   # and the verdict file bound in
-            cmd = self.limits.command_prefix() + self.sandbox(inner, rw=[(verdict_path, VERDICT_INSIDE)])
+            verdict_inside = VERDICT_INSIDE   # and the verdict file (and trace directory) bound in
+            cmd = self.limits.command_prefix() + self.sandbox(inner, rw=binds)
         else:                        # a prefix: unshare -n, or nothing
             verdict_inside = verdict_path
             cmd = list(self.sandbox) + self.limits.command_prefix() + inner
@@ -127,12 +141,13 @@ class Runner:
             os.write(key_write, key.encode())
             os.close(key_write)
             env = dict(self.env, SEED=str(seed), LAB_VERDICT_FILE=verdict_inside,
-                       LAB_VERDICT_KEY_FD=str(key_read))
+                       LAB_VERDICT_KEY_FD=str(key_read), **trace_env)
             try:
                 with self._lock:
                     if self._stopping.is_set():
                         os.remove(log_path)
                         os.remove(verdict_path)
+                        self._drop_traces(log_path)
                         return None
                     proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log,
                                             stderr=subprocess.STDOUT, env=env, start_new_session=True,
@@ -162,6 +177,7 @@ class Runner:
             if self.monitor is not None:
                 self.monitor.finish(proc.pid, start, start + wall, wait=False)
             os.remove(log_path)   # half a run: no result, and no log to mislead
+            self._drop_traces(log_path)
             return None
         outcome = classify(test, seed, _read_text(log_path), proc.returncode,
                            killed.is_set(), self.wall_seconds, self.limits,
@@ -180,6 +196,11 @@ class Runner:
             if may_starve:
                 outcome.machine = ev.summary(wall, outcome.cpu_seconds)
         return outcome
+
+    def _drop_traces(self, log_path: str) -> None:
+        if self.traces:
+            from ..grading import timelines
+            timelines.remove(timelines.trace_dir(log_path))
 
     def _kill(self, pid: int, killed: threading.Event) -> None:
         killed.set()
