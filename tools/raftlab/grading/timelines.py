@@ -101,10 +101,11 @@ def read_trace(directory: str, names: list[str], cap: int = TRACE_CAP) -> bytes 
                 if err.errno == errno.ELOOP:
                     raise TraceError(f"{name} is a symbolic link: not followed")
                 raise TraceError(f"{name} cannot be opened: {err.strerror}")
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode):
+                os.close(fd)
+                raise TraceError(f"{name} is not a regular file")
             with os.fdopen(fd, "rb") as f:
-                st = os.fstat(f.fileno())
-                if not stat.S_ISREG(st.st_mode):
-                    raise TraceError(f"{name} is not a regular file")
                 if st.st_nlink != 1:
                     raise TraceError(f"{name} has {st.st_nlink} links: not read")
                 if st.st_size > cap:
