@@ -494,10 +494,86 @@ def hostile_batch(work: str, jobs: str) -> None:
     stray = [p for p in glob.glob(os.path.join(out, "*", "*")) if os.path.basename(p) not in
              ("report.txt", "results.json", "failures", "build.log", "refused.txt")]
     check(not stray, f"hostile batch: unexpected files in the output: {stray[:5]}")
+    timeline_checks(cases, by_path, json_dir, out)
     for kept in glob.glob(os.path.join(out, "*", "failures", "*.log")):
         check(os.path.getsize(kept) <= (2 << 20) + 200, f"{kept}: a kept log over its cap")
     print(f"check_grading: {len(cases)} hostile submissions in one batch in {took:.0f} s "
           f"({level[len('grade: '):]}): " + "; ".join(f"{k} {len(v)}" for k, v in sorted(summary.items())))
+
+
+TIMELINE = re.compile(r"^// timeline: (page|none)(?: /(.*)/)?\s*$")
+
+
+def timeline_expectations() -> dict[str, tuple[str, str | None]]:
+    """{case: (page or none, regex)} from the cases' optional fourth header
+    line: a page must be kept (and its data, decoded, match the regex), or
+    none, with a note that matches it."""
+    found = {}
+    for path in glob.glob(os.path.join(HOSTILE, "*.c")):
+        with open(path, encoding="utf-8", errors="replace") as f:
+            head = [f.readline() for _ in range(4)]
+        m = TIMELINE.match(head[3])
+        if m:
+            found[os.path.basename(path)[:-2]] = (m.group(1), m.group(2))
+    return found
+
+
+def page_problems(path: str, pattern: str | None) -> list[str]:
+    """What is unsafe about a kept page: data that is not inert inside its
+    script element, a script element of the run's, no hash-only policy."""
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    start = text.find('<script type="application/json" id="timeline-data">')
+    end = text.find("</script>", start)
+    body = text[text.find(">", start) + 1:end]
+    problems = []
+    if start < 0 or any(c in body for c in "<>&"):
+        problems.append("the data holds a raw '<', '>' or '&'")
+    if len(re.findall(r"(?i)<script\b", text)) != 2:
+        problems.append(f"{len(re.findall(r'(?i)<script', text))} script elements, not 2")
+    if not re.search(r"script-src 'sha256-[A-Za-z0-9+/=]+'", text[:text.find("</head>")]):
+        problems.append("no hash-only Content-Security-Policy in its head")
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return problems + ["its data is not JSON"]
+    if data.get("verdict") != "FAIL" or not data.get("graderNote"):
+        problems.append("not the grader's verdict and note")
+    if pattern and not re.search(pattern, json.dumps(data, ensure_ascii=False)):
+        problems.append(f"its data does not hold /{pattern}/")
+    return problems
+
+
+def timeline_checks(cases: list[tuple[str, str | None, str, trees.Expect]], by_path: dict[str, dict[str, str]],
+                    json_dir: str, out: str) -> None:
+    """The timeline cases get what their header says; every page kept in the
+    batch is safe and under its cap."""
+    expected = timeline_expectations()
+    for path, name, what, _ in cases:
+        if name not in expected or path not in by_path:
+            continue
+        kind, pattern = expected[name]
+        with open(os.path.join(json_dir, by_path[path]["submission"] + ".json")) as f:
+            doc = json.load(f)
+        fails = [e for t in doc["tests"] for e in t.get("extra_data", {}).get("failures", [])]
+        first = fails[0] if fails else {}
+        page = os.path.join(out, by_path[path]["submission"], first["timeline"]) if first.get("timeline") else ""
+        if kind == "page":
+            check(bool(page) and os.path.isfile(page), f"hostile: {name} ({what}): no timeline page kept: {first}")
+            if page and os.path.isfile(page):
+                problems = page_problems(page, pattern)
+                check(not problems, f"hostile: {name}: its page {page}: {'; '.join(problems)}")
+        else:
+            note = first.get("timeline_note", "")
+            check(not page and re.search(pattern or "", note) is not None,
+                  f"hostile: {name} ({what}): expected no page and a note /{pattern}/, got {first}")
+        print(f"  hostile {name}: timeline {'page ' + os.path.basename(page) if page else first.get('timeline_note')}")
+    pages = glob.glob(os.path.join(out, "*", "failures", "*.html"))
+    for page in pages:
+        check(os.path.getsize(page) <= (16 << 20) + (1 << 20), f"{page}: a kept page over its cap")
+        problems = page_problems(page, None)
+        check(not problems, f"{page}: {'; '.join(problems)}")
+    print(f"check_grading: {len(pages)} timeline page(s) kept in the hostile batch, each safe and under its cap")
 
 
 def interrupt_check(work: str) -> None:

@@ -23,6 +23,7 @@
 
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -282,6 +283,13 @@ void harness_timeline_write(const char *verdict, const char *cls, const char *re
         return;
     }
     static page_out o;   /* static: a crash handler's stack is small */
+    if (page_data_only) {   /* the grader's run: over its file-size limit, a write fails (EFBIG) and the
+                               data is cut short, rather than a SIGXFSZ ending the process */
+        struct sigaction ignore;
+        memset(&ignore, 0, sizeof ignore);
+        ignore.sa_handler = SIG_IGN;
+        sigaction(SIGXFSZ, &ignore, NULL);
+    }
     o.fd = open(page_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
     o.len = 0;
     o.failed = o.fd < 0;
