@@ -10,7 +10,11 @@
 #    the crash handler);
 #  - a page made by tools/raftlog --html from the saved VERBOSE=1 log of two
 #    failing tests (apply_twice): the first failing one, against the page
-#    that same run wrote.
+#    that same run wrote;
+#  - a page made by the grader (tools/raftlab/grading/timelines.py) from the
+#    failing run's data with "</script><script>..." and an <img onerror> in
+#    every string a run writes (method and topic names, log lines, marks,
+#    checks, the reason): it must show them as text and run none of them.
 # Screenshots and pages stay in build/timeline-check/ for a person to look at.
 set -eu
 cd "$(dirname "$0")/.."
@@ -95,7 +99,33 @@ if ! tools/raftlog --html "$log_page" "$pages/saved.log" || [ -z "$log_real" ]; 
     log_page=
 fi
 
+echo "--- a page the grader made from a run's data with hostile strings in every field a run writes"
+hostile_page=$pages/grader-hostile.html
+if [ -n "$fail_page" ] && ! PYTHONPATH=tools python3 - "$fail_page" "$hostile_page" <<'PY'
+import json, sys
+from raftlab.grading import timelines
+from raftlab.run.run import Outcome
+html = open(sys.argv[1], encoding="utf-8").read()
+start = html.index('<script type="application/json" id="timeline-data">')
+data = json.loads(html[html.index(">", start) + 1:html.index("</script>", start)])
+evil = "</script><script>window.pwned=1</script><!--<img src=x onerror=window.pwned=2>"
+data["names"] = [n + evil for n in data["names"]]   # methods and topics
+data["logs"] = [l[:4] + [(l[4] or "") + evil] for l in data["logs"]]   # DPRINTF lines and marks
+data["logs"].append([data["endAt"] - 1, 0, data["names"].index(next(n for n in data["names"] if n.startswith("MARK")))
+                     if any(n.startswith("MARK") for n in data["names"]) else 0, 1, "mark " + evil])
+data["events"] = [e[:4] + [e[4] + evil] + e[5:] if len(e) > 4 and isinstance(e[4], str) else e for e in data["events"]]
+checked = timelines.check(json.dumps(data).encode())
+out = Outcome(test=data["test"][len("raft"):], seed=int(data["seed"]), passed=False, cls=data["failClass"],
+              reason=data["reason"] + evil)
+open(sys.argv[2], "w", encoding="utf-8").write(timelines.page(checked, out))
+PY
+then
+    echo "  FAIL the grader could not make a page from $fail_page's data"
+    failures=$((failures + 1))
+fi
+
 set --
+[ -s "$hostile_page" ] && set -- "$@" "$hostile_page:fail"
 [ -n "$pass_page" ] && set -- "$@" "$pass_page:pass"
 [ -n "$fail_page" ] && set -- "$@" "$fail_page:fail"
 [ -n "$crash_page" ] && set -- "$@" "$crash_page:fail"

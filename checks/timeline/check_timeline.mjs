@@ -73,8 +73,10 @@ for (const spec of specs) {
   console.log(`${name} (${sizeMB.toFixed(2)} MB, ${data.calls.length} calls, ${data.logs.length} log lines, ${data.events.length} other events)`);
 
   const page = await browser.newPage({ viewport: { width: 1500, height: 900 } });
-  const errors = [];
+  const errors = [], requests = [], dialogs = [];
   page.on("pageerror", (e) => errors.push(String(e)));
+  page.on("request", (r) => { if (r.url() !== "file://" + resolve(path)) requests.push(r.url()); });
+  page.on("dialog", (d) => { dialogs.push(d.message()); d.dismiss(); });
   const began = Date.now();
   await page.goto("file://" + resolve(path), { waitUntil: "load" });
   await page.waitForFunction(() => window.timeline && window.timeline.ready, null, { timeout: 30000 });
@@ -86,6 +88,23 @@ for (const spec of specs) {
   // cores). The target (under 2 s for a 30-second 2C page) and the measured
   // figures are in README "Seeing a run".
   check("under 10 MB", sizeMB < 10, `${sizeMB.toFixed(2)} MB`);
+
+  // A grader's page: every string of the run is text, nothing of it runs or loads.
+  if (data.graderNote) {
+    const evil = "</script><script>window.pwned=1</script>";
+    const scripts = await page.$$eval("script", (els) => els.length);
+    check("grader's page: no script of the run's ran, nothing loaded, no dialog",
+      (await page.evaluate(() => window.pwned)) === undefined && requests.length === 0 && dialogs.length === 0 && scripts === 2,
+      `pwned=${await page.evaluate(() => window.pwned)}, requests ${requests.join(" ")}, dialogs ${dialogs.length}, ${scripts} scripts`);
+    check("grader's page: no element made from the run's strings", (await page.$$("img")).length === 0);
+    const texts = await page.$$eval("#log .row .m", (cells) => cells.map((c) => c.textContent));
+    check("grader's page: hostile log lines shown as text", texts.length > 0 && texts.every((t) => t.includes(evil)),
+      `${texts.filter((t) => t.includes(evil)).length} of ${texts.length} rows`);
+    const methods = await page.$$eval("#method-filters label", (ls) => ls.map((l) => l.textContent));
+    check("grader's page: hostile method names shown as text", methods.length > 0 && methods.every((m) => m.includes(evil)));
+    check("grader's page: the reason shown as text", (await page.textContent("#reason")).includes(evil));
+    check("grader's page: it says the grader made it", /Made by the grader/.test(await page.textContent("#notice")));
+  }
 
   // Lanes: one per server, named S0...
   const labels = await page.$$eval(".lane-label", (els) => els.map((e) => e.textContent));
