@@ -15,7 +15,6 @@ top=raftlab
 # Instructors only. Each line is a path or a directory prefix.
 excluded='
 solution/
-<<<<<<< HEAD
 checks/faulty/
 checks/check_faulty.sh
 checks/check_grading.py
@@ -25,20 +24,8 @@ checks/check_handout.sh
 checks/check_sim.sh
 checks/tools/test_grading.py
 checks/tools/test_course.py
+checks/tools/test_timelines.py
 checks/tools/test_policy.py
-=======
-tests/faulty/
-tests/check_faulty.sh
-tests/check_grading.py
-tests/load_grading.py
-tests/hostile/
-tests/check_handout.sh
-tests/check_sim.sh
-tests/tools/test_grading.py
-tests/tools/test_course.py
-tests/tools/test_timelines.py
-tests/tools/test_policy.py
->>>>>>> a353dbf (README: what the grader keeps of a failing run (its timeline page beside its log, named in the report and results.json's extra_data; --no-timelines), why a page of a student's run is safe to open and how it is made so, its limits and tests; HANDOUT: graded runs record as make test does and a failing run's page may be shown, your strings as text; the handout leaves out tests/tools/test_timelines.py (it tests the grader))
 grading/
 tools/grade
 tools/raftlab/grade.py

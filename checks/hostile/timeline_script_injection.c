@@ -2,7 +2,7 @@
 // base: stub
 // expect: OK 0 /LIVENESS/
 // timeline: page /<\/script><script>document\.title='pwned'/
-#include "raft/util.h"
+#include "lab/debug.h"
 static void hostile_make(void)
 {
     DPRINTF(VOTE, 0, "</script><script>document.title='pwned'</script><!--");

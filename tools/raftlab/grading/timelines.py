@@ -134,7 +134,7 @@ def _reject(_: str) -> Any:
 
 def check(raw: bytes) -> dict[str, Any]:
     """The trace data, parsed and checked against the shape the harness
-    writes (tests/harness_timeline.c); raises TraceError saying what is
+    writes (harness/harness_timeline.c); raises TraceError saying what is
     wrong. Only the fields the page reads are kept."""
     try:
         doc = json.loads(raw.decode("utf-8"), parse_constant=_reject)
