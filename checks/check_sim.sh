@@ -18,7 +18,8 @@ cd "$(dirname "$0")/.."
 make --no-print-directory -s raft-bin RAFT=solution >/dev/null || exit 1
 bin=$(make --no-print-directory -s print-raft-bin RAFT=solution)
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/raftlab-check-sim.XXXXXX")
-trap 'rm -rf "$tmp"' EXIT INT TERM
+trap 'rm -rf "$tmp"' EXIT
+trap 'exit 130' INT TERM     # a trap of its own would let the loop run on
 
 SAMPLE=${SIM_TESTS:-"raft2A/t01_initial_election raft2A/t03_many_elections raft2B/t07_concurrent_starts \
 raft2C/t01_persist1 raft2C/t05_unreliable_agree raft2D/t01_snapshot_basic"}
