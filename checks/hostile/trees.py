@@ -54,6 +54,34 @@ def make(work: str, root: str, reference: str) -> list[tuple[str, Expect]]:
     os.mkfifo(os.path.join(d, "raft.c"))
     cases.append((d, ({"NO-SOURCE"}, 0, NOT_REGULAR)))
 
+    # hostile: the submission directory itself is a symbolic link to the lab's solution/
+    path = os.path.join(work, "submission_is_link")
+    os.symlink(os.path.dirname(solution), path)
+    cases.append((path, ({"NO-SOURCE"}, 0, NOT_REGULAR + r".*symbolic link")))
+
+    # hostile: a bare raft.c reached through a parent directory that is a link to solution/
+    d = os.path.join(work, "parent_is_link")
+    os.symlink(os.path.dirname(solution), d)
+    cases.append((os.path.join(d, "raft.c"), ({"NO-SOURCE"}, 0, NOT_REGULAR + r".*a directory on the way")))
+
+    # hostile: a real submission tree, reached through a linked directory higher up the path
+    d = os.path.join(work, "real_home", "carol")
+    os.makedirs(d)
+    with open(reference, "rb") as f, open(os.path.join(d, "raft.c"), "wb") as g:
+        g.write(f.read())
+    os.symlink(os.path.join(work, "real_home"), os.path.join(work, "linked_home"))
+    cases.append((os.path.join(work, "linked_home", "carol"), ({"NO-SOURCE"}, 0, r"a directory on the way")))
+
+    # hostile: raft.c is a hard link to a copy of the reference (a hard link to solution/raft.c
+    # is the same attack; a copy of our own keeps it on one filesystem, within
+    # fs.protected_hardlinks, and leaves the batch's reference with its one link)
+    d = os.path.join(work, "hard_link")
+    os.makedirs(d)
+    with open(reference, "rb") as f, open(os.path.join(work, "hard_link_target.c"), "wb") as g:
+        g.write(f.read())
+    os.link(os.path.join(work, "hard_link_target.c"), os.path.join(d, "raft.c"))
+    cases.append((d, ({"NO-SOURCE"}, 0, NOT_REGULAR + r" \(it has 2 hard links")))
+
     # hostile: a bare raft.c path that is a link to a device
     d = os.path.join(work, "device_link")
     os.makedirs(d)

@@ -62,6 +62,44 @@ class SubmissionTest(unittest.TestCase):
         with self.assertRaises(submission.SubmissionError):
             submission.load(path)
 
+    def test_a_link_anywhere_on_the_path_is_refused(self) -> None:
+        secret = write(os.path.join(self.dir, "solution", "raft.c"), b"the reference")
+        real = write(os.path.join(self.dir, "real", "bob", "raft.c"), b"bob")
+        os.symlink(os.path.dirname(secret), os.path.join(self.dir, "alice"))   # alice -> solution/
+        os.symlink(os.path.join(self.dir, "real"), os.path.join(self.dir, "home"))   # home -> real/
+        for given, what in ((os.path.join(self.dir, "alice"), "the submission is a symbolic link"),
+                            (os.path.join(self.dir, "alice") + "/", "the submission is a symbolic link"),
+                            (os.path.join(self.dir, "alice", "raft.c"), "a directory on the way"),
+                            (os.path.join(self.dir, "home", "bob"), "a directory on the way"),
+                            (os.path.join(self.dir, "home", "bob", "raft.c"), "a directory on the way")):
+            with self.assertRaises(submission.SubmissionError, msg=given) as ctx:
+                submission.load(given)
+            self.assertIn("not a regular file", str(ctx.exception))
+            self.assertIn(what, str(ctx.exception))
+            self.assertNotIn("\n", str(ctx.exception))
+        self.assertEqual(submission.load(os.path.dirname(real)).source, b"bob")   # the real path is fine
+        relative = os.path.relpath(os.path.join(self.dir, "home", "bob"))
+        with self.assertRaises(submission.SubmissionError):
+            submission.load(relative)
+
+    def test_a_hard_link_is_refused(self) -> None:
+        secret = write(os.path.join(self.dir, "solution", "raft.c"), b"the reference")
+        for name in ("frank/raft.c", "grace/raft/raft.c"):
+            os.makedirs(os.path.dirname(os.path.join(self.dir, name)), exist_ok=True)
+            os.link(secret, os.path.join(self.dir, name))
+            with self.assertRaises(submission.SubmissionError) as ctx:
+                submission.load(os.path.join(self.dir, name.split("/")[0]))
+            self.assertIn("not a regular file", str(ctx.exception))
+            self.assertIn("hard links", str(ctx.exception))
+        with self.assertRaises(submission.SubmissionError):
+            submission.load(os.path.join(self.dir, "frank", "raft.c"))   # a bare raft.c too
+        path = os.path.join(self.dir, "heidi.tar")
+        with tarfile.open(path, "w") as t:
+            t.add(secret, "heidi/raft/raft.c")
+        os.link(path, os.path.join(self.dir, "ivan.tar"))
+        with self.assertRaises(submission.SubmissionError):
+            submission.load(path)   # an archive with two names is refused as well
+
     def test_zip(self) -> None:
         path = os.path.join(self.dir, "erin.zip")
         with zipfile.ZipFile(path, "w") as z:

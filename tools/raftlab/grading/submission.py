@@ -32,10 +32,12 @@ class Submission:
 
 def load(path: str) -> Submission:
     """The submission at path with its raft.c read; raises SubmissionError.
-    Inside a submission, nothing on the way to raft.c may be a symbolic
-    link, and raft.c must be a regular file: a link could point at the
-    reference solution or at a device."""
+    No component of the path (as given, made absolute) and nothing inside
+    the submission on the way to raft.c may be a symbolic link, and raft.c
+    must be a regular file with no other hard link: a link could reach the
+    reference solution or a device."""
     sub = Submission(path=path, name=base_name(path))
+    _no_links_on_the_way(path)
     if os.path.isdir(path):
         for candidate in ("raft/raft.c", "raft.c"):
             full = os.path.join(path, candidate)
@@ -58,6 +60,21 @@ def load(path: str) -> Submission:
     raise SubmissionError(f"{path}: not a raft.c, a directory or an archive ({', '.join(ARCHIVE_SUFFIXES)})")
 
 
+def _no_links_on_the_way(path: str) -> None:
+    """Refuses a path with a symbolic link in any of its components, the
+    last one included (checked one by one with lstat, never followed): a
+    submission directory that is a link to solution/, or a raft.c reached
+    through a linked directory, would otherwise be read."""
+    here = os.path.abspath(path)   # lexical: with no link on the way, ".." means what it says
+    parts = [p for p in here.split(os.sep) if p]
+    for i in range(1, len(parts) + 1):
+        prefix = os.sep + os.path.join(*parts[:i])
+        if os.path.islink(prefix):
+            what = "the submission" if i == len(parts) else f"{prefix}, a directory on the way to it,"
+            raise SubmissionError(f"{path}: not a regular file ({what} is a symbolic link; "
+                                  "give the real path)")
+
+
 def _no_links(top: str, rel: str) -> None:
     parts = rel.split("/")
     for i in range(1, len(parts) + 1):
@@ -70,6 +87,8 @@ def _regular(path: str) -> os.stat_result:
     st = os.lstat(path)
     if not stat.S_ISREG(st.st_mode):
         raise SubmissionError(f"{path}: not a regular file")
+    if st.st_nlink > 1:
+        raise SubmissionError(f"{path}: not a regular file (it has {st.st_nlink} hard links; give a copy)")
     return st
 
 
@@ -114,6 +133,9 @@ def _read_file(path: str) -> bytes:
         st = os.fstat(f.fileno())
         if not stat.S_ISREG(st.st_mode):
             raise SubmissionError(f"{path}: not a regular file")
+        if st.st_nlink > 1:
+            raise SubmissionError(f"{path}: not a regular file (it has {st.st_nlink} hard links: the same "
+                                  "file as another; give a copy)")
         if st.st_size > MAX_SOURCE_BYTES:
             raise SubmissionError(f"{path}: larger than {MAX_SOURCE_BYTES >> 20} MiB")
         return f.read(MAX_SOURCE_BYTES + 1)[:MAX_SOURCE_BYTES]
