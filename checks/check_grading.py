@@ -17,7 +17,13 @@ Second batch: the hostile corpus (checks/hostile/: each .c case and the
 trees of trees.py) with the reference, one run of one test each, small
 CPU and file limits: each case's status, score and reason as its header
 says, the reference's full marks, no process and no file left behind.
-Third: SIGINT three times during a grading: the reports are written, once.
+Then the escape batch (checks/hostile/escape/, with bubblewrap only):
+hostile code graded with the object check off (grade's test-only
+--skip-objcheck-for-testing), so that the sandbox itself is tested: a
+detached process, reading and writing the lab tree, kill(-1), raised
+limits, the network; nothing may get out. After every batch the lab
+tree (the grader's Python, solution/, the Makefile, ...) is byte for
+byte what it was. Third: SIGINT three times during a grading: the reports are written, once.
 Then grade --sim; then a course in shards (course_check): the same
 grading in one process, in 3 shards as separate processes, in 3 shards
 under GNU parallel, and in 2 shards one of which is killed half-way and
@@ -26,28 +32,33 @@ counts, failure seeds, the reports and the CSV but for times); merge
 names a missing shard; the emitted Kubernetes Job is valid YAML with an
 indexed Job's fields (and passes kubectl's client-side dry run where
 kubectl works offline); the emitted Slurm and parallel scripts parse.
-Usage: PYTHONPATH=tools checks/check_grading.py [--jobs J] [--only course]
+Usage: PYTHONPATH=tools checks/check_grading.py [--jobs J] [--only course|hostile|escape]
 (about 5 minutes on 2 cores; make check-grading sets PYTHONPATH)
 """
 from __future__ import annotations
 
 import csv
 import glob
+import hashlib
 import io
 import json
 import os
 import re
+import select
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tarfile
 import tempfile
+import threading
 import time
 from typing import Any, Literal
 
 from hostile import trees   # checks/hostile/trees.py: this file's directory, tests/, is on sys.path
 from raftlab.grading import gradescope
+from raftlab.run import sandbox
 from raftlab.run.paths import LAB_ROOT as ROOT
 
 GRADE = os.path.join(ROOT, "grading", "grade")   # a link to tools/grade, run as instructors run it
@@ -86,8 +97,12 @@ def tamper_tarball(work: str) -> str:
 def main() -> int:
     jobs = sys.argv[sys.argv.index("--jobs") + 1] if "--jobs" in sys.argv else "4"
     work = tempfile.mkdtemp(prefix="check-grading-")
-    if "--only" in sys.argv and sys.argv[sys.argv.index("--only") + 1] == "course":
-        course_check(work)
+    before = tree_digest()
+    only = sys.argv[sys.argv.index("--only") + 1] if "--only" in sys.argv else ""
+    if only:   # one part: course, hostile or escape
+        {"course": lambda: course_check(work), "hostile": lambda: hostile_batch(work, jobs),
+         "escape": lambda: escape_batch(work, jobs)}[only]()
+        check_tree(before, f"after --only {only}")
         if failures:
             print(f"check_grading: {len(failures)} problem(s); work files kept in {work}", file=sys.stderr)
             return 1
@@ -136,10 +151,15 @@ def main() -> int:
     else:
         print(f"check_grading: the grader graded 5 submissions as expected in {took:.0f} s "
               f"(reference full marks; skeleton 0, LIVENESS; CRASH; EXIT; BUILD-ERROR; JSON and CSV valid)")
+    check_tree(before, "after the first batch")
     hostile_batch(work, jobs)
+    check_tree(before, "after the hostile batch")
+    escape_batch(work, jobs)
+    check_tree(before, "after the escape batch")
     interrupt_check(work)
     sim_check(work, jobs)
     course_check(work)
+    check_tree(before, "at the end")
     if failures:
         print(f"check_grading: {len(failures)} problem(s); work files kept in {work}", file=sys.stderr)
         return 1
@@ -386,14 +406,14 @@ HOSTILE_TEST = "2A/t01_initial_election"
 HOSTILE_LIMITS = ["--cpu-limit", "4", "--file-limit", "16", "--build-timeout", "40"]
 
 
-def hostile_cases(work: str) -> list[tuple[str, str | None, str, trees.Expect]]:
-    """[(path, name, what, (statuses, score, regex))] for every case."""
+def c_cases(source_dir: str, d: str, subst: dict[str, str]) -> list[tuple[str, str | None, str, trees.Expect]]:
+    """[(path, name, what, (statuses, score, regex))] for every .c case of
+    source_dir, written under d with its placeholders (subst) replaced."""
     cases: list[tuple[str, str | None, str, trees.Expect]] = []
     with open(os.path.join(ROOT, "raft", "raft.c"), "rb") as f:
         skeleton = f.read()
-    d = os.path.join(work, "hostile")
     os.makedirs(d)
-    for path in sorted(glob.glob(os.path.join(HOSTILE, "*.c"))):
+    for path in sorted(glob.glob(os.path.join(source_dir, "*.c"))):
         with open(path, "rb") as f:
             text = f.read()
         head = text.decode("utf-8", "replace").splitlines()[:3]
@@ -404,7 +424,8 @@ def hostile_cases(work: str) -> list[tuple[str, str | None, str, trees.Expect]]:
             raise SystemExit(f"{path}: its third line is not '// expect: STATUS[|STATUS] [0|full] [/regex/]'")
         score: Literal[0, "full"] | None = 0 if m.group(2) == "0" else "full" if m.group(2) == "full" else None
         expect: trees.Expect = (set(m.group(1).split("|")), score, m.group(3))
-        text = text.replace(b"@ROOT@", ROOT.encode())
+        for key, value in subst.items():
+            text = text.replace(key.encode(), value.encode())
         if base == "skeleton":
             text = b'#include <stdio.h>\n' + text + b"\n" + skeleton
         elif base == "stub":
@@ -413,6 +434,13 @@ def hostile_cases(work: str) -> list[tuple[str, str | None, str, trees.Expect]]:
         with open(os.path.join(d, name + ".c"), "wb") as f:
             f.write(text)
         cases.append((os.path.join(d, name + ".c"), name, what, expect))
+    return cases
+
+
+def hostile_cases(work: str) -> list[tuple[str, str | None, str, trees.Expect]]:
+    """[(path, name, what, (statuses, score, regex))] for every case."""
+    d = os.path.join(work, "hostile")
+    cases = c_cases(HOSTILE, d, {"@ROOT@": ROOT})
     reference = os.path.join(d, "reference.c")
     with open(os.path.join(ROOT, "solution", "raft.c"), "rb") as f, open(reference, "wb") as g:
         g.write(f.read())
@@ -437,20 +465,30 @@ def our_processes(work: str, stderr: str) -> list[str]:
             and int(line.split()[0]) != os.getpid()]
 
 
-def hostile_batch(work: str, jobs: str) -> None:
-    cases = hostile_cases(work)
-    out, json_dir, csv_path = (os.path.join(work, d) for d in ("hostile-out", "hostile-json", "hostile.csv"))
+class Batch:
+    """What grading a batch of cases left: the grader's process, its CSV rows by path, where it wrote."""
+    def __init__(self, proc: subprocess.CompletedProcess[str], by_path: dict[str, dict[str, str]], out: str,
+                 json_dir: str, took: float, level: str, summary: dict[str, list[str]]) -> None:
+        self.proc, self.by_path, self.out, self.json_dir = proc, by_path, out, json_dir
+        self.took, self.level, self.summary = took, level, summary
+
+
+def grade_cases(work: str, tag: str, cases: list[tuple[str, str | None, str, trees.Expect]], jobs: str,
+                extra: list[str]) -> Batch:
+    """Grades the cases in one batch and checks each outcome against its
+    expectation, and that the batch left no process, work directory or stray file."""
+    out, json_dir, csv_path = (os.path.join(work, tag + d) for d in ("-out", "-json", ".csv"))
     start = time.monotonic()
     proc = subprocess.run([sys.executable, GRADE, *[c[0] for c in cases],
                            "--tests", HOSTILE_TEST, "--runs", "1", "--jobs", jobs, "--out", out,
-                           "--json", json_dir, "--csv", csv_path, "--seed", "1", *HOSTILE_LIMITS],
+                           "--json", json_dir, "--csv", csv_path, "--seed", "1", *HOSTILE_LIMITS, *extra],
                           capture_output=True, text=True, timeout=900)
     took = time.monotonic() - start
-    check(proc.returncode == 0, f"hostile batch: grade exited {proc.returncode}: {proc.stderr[-3000:]}")
+    check(proc.returncode == 0, f"{tag} batch: grade exited {proc.returncode}: {proc.stderr[-3000:]}")
     level = next((line for line in proc.stderr.splitlines() if line.startswith("grade: sandbox:")), "grade: sandbox: ?")
     with open(csv_path) as f:
         rows = list(csv.DictReader(f))
-    check(len(rows) == len(cases), f"hostile batch: {len(rows)} CSV rows for {len(cases)} submissions")
+    check(len(rows) == len(cases), f"{tag} batch: {len(rows)} CSV rows for {len(cases)} submissions")
     by_path = {r["path"]: r for r in rows}
     summary: dict[str, list[str]] = {}
     # Only a machine starved from outside (the grader's probe late by 15 % or more overall) may re-run them.
@@ -459,17 +497,17 @@ def hostile_batch(work: str, jobs: str) -> None:
     for path, name, what, (statuses, score, regex) in cases:
         row = by_path.get(path)
         if row is None:
-            check(False, f"hostile: {what}: no row in the CSV")
+            check(False, f"{tag}: {what}: no row in the CSV")
             continue
         doc_path = os.path.join(json_dir, row["submission"] + ".json")
         text = ""
         if os.path.exists(doc_path):
             with open(doc_path) as f:
                 doc = json.load(f)
-            check(gradescope.problems(doc) == [], f"hostile: {row['submission']}: results.json is invalid")
+            check(gradescope.problems(doc) == [], f"{tag}: {row['submission']}: results.json is invalid")
             text = doc["output"] + "\n" + "\n".join(t["output"] for t in doc["tests"])
         else:
-            check(False, f"hostile: {row['submission']}: no results.json")
+            check(False, f"{tag}: {row['submission']}: no results.json")
         label = name or row["submission"]
         ok = row["status"] in statuses
         if score == "full":
@@ -479,27 +517,149 @@ def hostile_batch(work: str, jobs: str) -> None:
         if regex:
             ok = ok and re.search(regex, text) is not None
         first = next((line for line in text.splitlines() if line.startswith(row["status"] + ":")), "")
-        check(ok, f"hostile: {label} ({what}): got {row['status']} {row['score']}/{row['max_score']}, "
+        check(ok, f"{tag}: {label} ({what}): got {row['status']} {row['score']}/{row['max_score']}, "
                   f"expected {'|'.join(sorted(statuses))} {score} /{regex}/:\n{text[:1200]}")
         if label in ("busy_loop", "starve_itself") and not machine_starved:   # burning CPU buys no STARVED re-run
             check(row["starved_reruns"] == "0", f"hostile: {label}: {row['starved_reruns']} STARVED re-run(s)")
         summary.setdefault(row["status"], []).append(label)
-        print(f"  hostile {label}: {row['status']} {row['score']}/{row['max_score']}"
+        print(f"  {tag} {label}: {row['status']} {row['score']}/{row['max_score']}"
               f"{'  ' + first[len(row['status']) + 2:][:150] if first else ''}")
-    check(not os.path.exists("/tmp/raftlab-hostile-escaped"), "a tar member escaped to /tmp")
     time.sleep(1)
     left = our_processes(work, proc.stderr)
-    check(not left, f"hostile batch: processes left behind: {left}")
+    check(not left, f"{tag} batch: processes left behind: {left}")
     wd = grader_work_dir(proc.stderr)
-    check(wd is not None and not os.path.exists(wd), f"hostile batch: the grader left its work directory {wd}")
+    check(wd is not None and not os.path.exists(wd), f"{tag} batch: the grader left its work directory {wd}")
     stray = [p for p in glob.glob(os.path.join(out, "*", "*")) if os.path.basename(p) not in
              ("report.txt", "results.json", "failures", "build.log", "refused.txt")]
-    check(not stray, f"hostile batch: unexpected files in the output: {stray[:5]}")
-    timeline_checks(cases, by_path, json_dir, out)
+    check(not stray, f"{tag} batch: unexpected files in the output: {stray[:5]}")
     for kept in glob.glob(os.path.join(out, "*", "failures", "*.log")):
         check(os.path.getsize(kept) <= (2 << 20) + 200, f"{kept}: a kept log over its cap")
-    print(f"check_grading: {len(cases)} hostile submissions in one batch in {took:.0f} s "
-          f"({level[len('grade: '):]}): " + "; ".join(f"{k} {len(v)}" for k, v in sorted(summary.items())))
+    return Batch(proc, by_path, out, json_dir, took, level, summary)
+
+
+def hostile_batch(work: str, jobs: str) -> None:
+    cases = hostile_cases(work)
+    b = grade_cases(work, "hostile", cases, jobs, [])
+    check(not os.path.exists("/tmp/raftlab-hostile-escaped"), "a tar member escaped to /tmp")
+    timeline_checks(cases, b.by_path, b.json_dir, b.out)
+    print(f"check_grading: {len(cases)} hostile submissions in one batch in {b.took:.0f} s "
+          f"({b.level[len('grade: '):]}): " + "; ".join(f"{k} {len(v)}" for k, v in sorted(b.summary.items())))
+
+
+ESCAPE = os.path.join(HOSTILE, "escape")
+# What the lab tree must keep byte for byte through every batch: the grader, the reference, the build.
+TREE = ("Makefile", "solution", "tools", "grading", "lab", "labrpc", "persister", "applych", "raft", "harness",
+        "tests", "checks")
+
+
+def tree_digest() -> dict[str, str]:
+    """{path: sha256} of every file of the lab tree that a grading must not change (Python's own
+    __pycache__ aside: importing the grader writes it)."""
+    found = {}
+    for top in TREE:
+        full = os.path.join(ROOT, top)
+        paths = [full] if os.path.isfile(full) else []
+        for here, dirs, files in os.walk(full):
+            dirs[:] = [d for d in dirs if d != "__pycache__"]
+            paths += [os.path.join(here, f) for f in files]
+        for path in paths:
+            with open(path, "rb") as f:
+                found[os.path.relpath(path, ROOT)] = hashlib.sha256(f.read()).hexdigest()
+    return found
+
+
+def check_tree(before: dict[str, str], when: str) -> None:
+    now = tree_digest()
+    changed = sorted(k for k in set(before) | set(now) if before.get(k) != now.get(k))
+    check(not changed, f"{when}: the lab tree changed: {changed[:10]}")
+
+
+class Listener:
+    """A TCP port on the host's loopback and an abstract Unix socket that
+    no sandboxed run may reach: every connection is counted."""
+    def __init__(self) -> None:
+        self.tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.tcp.bind(("127.0.0.1", 0))
+        self.tcp.listen(16)
+        self.port = self.tcp.getsockname()[1]
+        self.name = f"raftlab-escape-{os.getpid()}-{self.port}"
+        self.unix = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.unix.bind("\0" + self.name)
+        self.unix.listen(16)
+        self.connections: list[str] = []
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
+
+    def _accept(self) -> None:
+        while not self.done.is_set():
+            ready, _, _ = select.select([self.tcp, self.unix], [], [], 0.2)
+            for sock in ready:
+                conn, _ = sock.accept()
+                self.connections.append("tcp" if sock is self.tcp else "unix")
+                conn.close()
+
+    def close(self) -> None:
+        self.done.set()
+        self.thread.join()
+        self.tcp.close()
+        self.unix.close()
+
+
+def escape_batch(work: str, jobs: str) -> None:
+    """The sandbox itself, with hostile code the object check would refuse
+    (grade's test-only --skip-objcheck-for-testing): each case of
+    checks/hostile/escape/ tries to get out (a detached process that
+    rewrites the results, reading and writing the lab tree, killing
+    processes, raising its limits, the network) and must get what its
+    header says; nothing it tried may have worked: no file in the escape
+    directory, no 'ESCAPED:' line in any log, the check's canary process
+    alive, no connection to the listener, every results.json the grader's,
+    the reference's full marks. Only with bubblewrap: at a lesser level
+    there is no sandbox to test, and a kill(-1) as root would reach the
+    machine."""
+    box = sandbox.detect()
+    if box.level != "bwrap":
+        print(f"check_grading: escape batch skipped: the sandbox here is not bubblewrap ({box.line()})")
+        return
+    escape_dir = os.path.join(work, "escape-marks")
+    os.makedirs(escape_dir)
+    os.chmod(escape_dir, 0o777)   # writable by the sandbox's uid, were it visible
+    canary = subprocess.Popen(["sleep", "3600"])
+    listener = Listener()
+    out = os.path.join(work, "escape-out")
+    try:
+        cases = c_cases(ESCAPE, os.path.join(work, "escape"),
+                        {"@ROOT@": ROOT, "@ESCAPE@": escape_dir, "@OUT@": out, "@CANARY@": str(canary.pid),
+                         "@PORT@": str(listener.port), "@ABSTRACT@": listener.name})
+        reference = os.path.join(work, "escape", "reference.c")
+        shutil.copyfile(os.path.join(ROOT, "solution", "raft.c"), reference)
+        cases.append((reference, "reference", "the reference, in the same batch", ({"OK"}, "full", None)))
+        b = grade_cases(work, "escape", cases, jobs, ["--skip-objcheck-for-testing"])
+        time.sleep(2)   # a survivor would rewrite every 0.1 s
+    finally:
+        listener.close()
+        alive = canary.poll() is None
+        canary.kill()
+        canary.wait()
+    check("grade: WARNING: THE OBJECT CHECK WAS OFF" in b.proc.stderr, "escape batch: no warning that the check was off")
+    check(alive, "escape batch: the check's canary process was killed")
+    check(os.listdir(escape_dir) == [], f"escape batch: files written outside the sandbox: {os.listdir(escape_dir)}")
+    check(listener.connections == [], f"escape batch: connections from the sandbox: {listener.connections}")
+    for path in glob.glob(os.path.join(out, "*", "failures", "*.log")):
+        with open(path, encoding="utf-8", errors="replace") as f:
+            escaped = [line for line in f if line.startswith("ESCAPED:")]
+        check(not escaped, f"escape batch: {path}: {escaped[:3]}")
+    for path in glob.glob(os.path.join(out, "*", "results.json")):
+        with open(path) as f:
+            text = f.read()
+        check(gradescope.check_file(path) == [] and "THE OBJECT CHECK WAS OFF" in text,
+              f"escape batch: {path} is not the grader's: {text[:300]}")
+        with open(os.path.join(os.path.dirname(path), "report.txt")) as f:
+            check("ALL TESTS PASSED" not in f.read(), f"escape batch: {path}'s report was rewritten")
+    print(f"check_grading: {len(cases)} escape attempts in the sandbox, the object check off, in {b.took:.0f} s "
+          f"({b.level[len('grade: '):]}): " + "; ".join(f"{k} {len(v)}" for k, v in sorted(b.summary.items()))
+          + "; nothing got out")
 
 
 TIMELINE = re.compile(r"^// timeline: (page|none)(?: /(.*)/)?\s*$")

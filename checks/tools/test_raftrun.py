@@ -328,13 +328,14 @@ class BubblewrapTest(unittest.TestCase):
         os.chmod(self.dir, 0o755)
         self.log = os.path.join(self.dir, "run.log")
 
-    def run_in_box(self, body: str) -> tuple[run.Outcome, str]:
+    def run_in_box(self, body: str, rw_extra: Sequence[sandbox.Bind] = ()) -> tuple[run.Outcome, str]:
         binary = fake_binary(self.dir, body)
         os.chmod(binary, 0o755)
         inside = "/opt/raftlab/raft-tests"
 
         def wrap(inner: list[str], rw: Sequence[sandbox.Bind] = ()) -> list[str]:
-            return self.box.wrap([inside] + inner[1:], ro=[(binary, inside)], rw=list(rw))
+            return self.box.wrap([inside] + inner[1:], ro=[(binary, inside)], rw=list(rw) + list(rw_extra),
+                                 as_pid_1=True)
         r = run.Runner(binary, LIMITS, sandbox=wrap)
         out = finished(r.run("2A/x_y", 1, self.log))
         with open(self.log) as f:
@@ -357,12 +358,26 @@ class BubblewrapTest(unittest.TestCase):
         self.assertIn("no way out", text)
 
     def test_nothing_survives_its_run(self) -> None:
-        marker = os.path.join(self.dir, "alive")
-        out, text = self.run_in_box('setsid sh -c "sleep 2; echo still > /proc/1/cwd/x" & \n'
-                                    '(sleep 2; echo x) >/dev/null 2>&1 &\nexit 0\n')
-        time.sleep(3)
-        self.assertFalse(os.path.exists(marker))
-        left = subprocess.run(["pgrep", "-f", "sleep 2; echo still"], capture_output=True, text=True).stdout
+        """Two processes that would outlive the run (one in a session of its
+        own) write a marker every 0.1 s to a directory bound into the box;
+        the run waits until both have written, so the markers prove the
+        writers ran. Once the run is over, the markers removed stay removed:
+        the writers died with it."""
+        mark = os.path.join(self.dir, "mark")
+        os.makedirs(mark)
+        os.chmod(mark, 0o777)   # the sandbox's uid (nobody, as root) writes here
+        loop = "while :; do date > /mark/{0}; sleep 0.1; done"
+        out, text = self.run_in_box(
+            f"setsid sh -c '{loop.format('detached')}' </dev/null >/dev/null 2>&1 &\n"
+            f"( {loop.format('child')} ) </dev/null >/dev/null 2>&1 &\n"
+            "while [ ! -e /mark/detached ] || [ ! -e /mark/child ]; do sleep 0.05; done\n"
+            "exit 0\n", rw_extra=[(mark, "/mark")])
+        self.assertEqual(sorted(os.listdir(mark)), ["child", "detached"], text)   # both writers ran
+        for name in os.listdir(mark):
+            os.remove(os.path.join(mark, name))
+        time.sleep(2)
+        self.assertEqual(os.listdir(mark), [], "a process outlived its sandbox and went on writing")
+        left = subprocess.run(["pgrep", "-f", "date > /mark/"], capture_output=True, text=True).stdout
         self.assertEqual(left.strip(), "", "a process outlived its sandbox")
 
 

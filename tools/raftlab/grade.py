@@ -51,6 +51,10 @@ BUILD_JOBS = min(2, os.cpu_count() or 1)
 PART_ORDER = {"2C": 0, "2D": 1, "2B": 2, "2A": 3}
 # A submission's statuses that a resumed shard keeps (building it again would say the same).
 FINAL_STATUSES = ("BUILD-ERROR", "REFUSED", "NO-SOURCE")
+# The test-only switch that turns the object check off (checks/check_grading.py's sandbox batch).
+SKIP_OBJCHECK = "--skip-objcheck-for-testing"
+VOID = (f"THE OBJECT CHECK WAS OFF ({SKIP_OBJCHECK}, a switch for testing the grader's sandbox): "
+        "these grades are void.")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -117,6 +121,9 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--allow-network", action="store_true", help="do not run the tests in a network namespace")
     ap.add_argument("--no-sandbox", action="store_true",
                     help="no bubblewrap (for debugging the grader; the README says what is lost)")
+    # Test-only, and not in --help: make check-grading grades escape attempts with it, to test the sandbox
+    # itself with code the object check would refuse. Every report of such a grading says it is void.
+    ap.add_argument(SKIP_OBJCHECK, action="store_true", dest="skip_objcheck", help=argparse.SUPPRESS)
     return ap
 
 
@@ -134,12 +141,16 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     problem = scoring.check_rule(args.policy, args.runs, args.min_rate, args.rate_bound)
     if problem:
         ap.error(problem)
+    if args.skip_objcheck and (args.emit or args.shard or args.shard_count or args.results):
+        ap.error(f"{SKIP_OBJCHECK} is for testing the sandbox, never for a course's results")
     if args.emit:
         return args
     try:
         args.shard_of = sharding.parse_shard(args.shard, args.shard_count, os.environ)
     except sharding.ShardError as err:
         ap.error(str(err))
+    if args.skip_objcheck and args.shard_of is not None:
+        ap.error(f"{SKIP_OBJCHECK} is for testing the sandbox, never for a course's shards")
     if args.shard_of is not None and args.shard_of.count > 1 and args.seed is None:
         ap.error(f"a shard needs --seed: every shard of a grading must draw the same seeds "
                  f"(shard {args.shard_of.index}/{args.shard_of.count}, from {args.shard_of.source})")
@@ -187,7 +198,8 @@ def build_some(args: argparse.Namespace, box: sandbox.Sandbox, lab: building.Lab
             return
         log(f"grade: building {sub.name} ({sub.path}: {sub.taken_from}) ...")
         try:
-            binaries[sub.name], _ = building.build(box, lab, work, sub.name, sub.source, replayable=args.sim)
+            binaries[sub.name], _ = building.build(box, lab, work, sub.name, sub.source, replayable=args.sim,
+                                                   skip_check=args.skip_objcheck)
         except building.Refused as err:
             more = f" (and {len(err.problems) - 1} more, in refused.txt)" if len(err.problems) > 1 else ""
             rec.status, rec.detail = "REFUSED", err.problems[0] + more
@@ -252,6 +264,8 @@ def main(argv: list[str]) -> int:
     building.BUILD_TIMEOUT = args.build_timeout
     box = sandbox.detect(not args.no_sandbox)
     log(f"grade: {box.line()}")
+    if args.skip_objcheck:
+        log(f"grade: WARNING: {VOID}")
     work = tempfile.mkdtemp(prefix="raftlab-grade-", dir="/tmp" if os.path.isdir("/tmp") else None)
     os.chmod(work, 0o711)
     log(f"grade: work directory {work} (removed at the end)")
@@ -311,6 +325,8 @@ def grade_all(args: argparse.Namespace, box: sandbox.Sandbox, lab: building.Lab,
     batch["all_tests"] = tests == all_tests
     check_resumable(resumed, batch, shard, path)
     text = policy_text(batch)
+    if args.skip_objcheck:
+        text = VOID + " " + text
 
     names = [s.name for s in subs if records[s.name].status == "OK"]
     mine = sharding.share(sharding.units(names, tests, args.runs), shard)
