@@ -15,7 +15,7 @@ row per submission, and the checker itself rejects a malformed document.
 
 Second batch: the hostile corpus (checks/hostile/: each .c case and the
 trees of trees.py) with the reference, one run of one test each, small
-CPU and file limits: each case's status, score and reason as its header
+CPU, file and address-space limits (4 s, 16 MiB, 2 GiB): each case's status, score and reason as its header
 says, the reference's full marks, no process and no file left behind.
 Then the escape batch (checks/hostile/escape/, with bubblewrap only):
 hostile code graded with the object check off (grade's test-only
@@ -403,7 +403,7 @@ void raft_kill(raft *rf) { free(rf); }
 """
 EXPECT = re.compile(r"^// expect: ([A-Z|-]+)(?: (0|full))?(?: /(.*)/)?\s*$")
 HOSTILE_TEST = "2A/t01_initial_election"
-HOSTILE_LIMITS = ["--cpu-limit", "4", "--file-limit", "16", "--build-timeout", "40"]
+HOSTILE_LIMITS = ["--cpu-limit", "4", "--file-limit", "16", "--memory-limit", "2", "--build-timeout", "40"]
 
 
 def c_cases(source_dir: str, d: str, subst: dict[str, str]) -> list[tuple[str, str | None, str, trees.Expect]]:

@@ -292,6 +292,19 @@ class RobustnessTest(unittest.TestCase):
         o = run.Outcome("2A/x_y", 1, False, "LIVENESS", "out of memory, they said")
         run._name_the_limit(o, lim, self.log)
         self.assertEqual(o.cls, "LIVENESS")   # a harness verdict stands
+        # The crash handler's word that the address space was at its limit (a malloc's NULL
+        # dereferenced) names the address-space limit, even when touching the memory cost CPU time.
+        with open(self.log, "w") as f:
+            f.write("x\n")
+        segv = ("SIGSEGV (segmentation fault) at address 0x0 in f (raft.c:3), thread 'tester'; out of memory: "
+                "its address space had reached 2015 MiB of its 2048-MiB limit (RLIMIT_AS), so an allocation had failed")
+        o = run.Outcome("2A/x_y", 1, False, "CRASH", segv, cpu_seconds=lim.cpu_seconds)
+        run._name_the_limit(o, lim, self.log)
+        self.assertEqual(o.cls, "LIMIT")
+        self.assertTrue(o.reason.startswith("ran out of its address-space limit (2 GiB): SIGSEGV"), o.reason)
+        o = run.Outcome("2A/x_y", 1, False, "CRASH", "SIGSEGV (segmentation fault) at address 0x0 in f (raft.c:3)")
+        run._name_the_limit(o, lim, self.log)
+        self.assertEqual(o.cls, "CRASH")   # a NULL dereference far from any limit stays a crash
 
     def test_the_first_signal_stops_and_later_ones_are_ignored(self) -> None:
         old = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)

@@ -221,20 +221,15 @@ def _name_the_limit(outcome: Outcome, limits: limits_mod.Limits, log_path: str) 
     Criterion's runner is the PID namespace's first process, which a
     SIGXFSZ does not end. A failed run with no better reason whose
     processes used the whole CPU limit, or whose log reached the file-size
-    limit, is a LIMIT, said with the limit's value."""
+    limit, is a LIMIT, said with the limit's value; so is a crash the
+    harness found at the address-space limit (harness_signals.c: "out of
+    memory"), or a thread the process limit or the address space refused."""
     if outcome.passed or outcome.cls not in ("CRASH", "EXIT"):
         return
-    # The kernel enforces the limit on its tick-sampled clock; rusage reports
-    # the precise run time, which under load reads up to ~15% less.
-    if outcome.cpu_seconds >= 0.75 * limits.cpu_seconds:
-        outcome.cls = "LIMIT"
-        outcome.reason = (f"used the whole CPU-time limit ({limits.cpu_seconds} s of CPU; "
-                          f"{outcome.cpu_seconds:.0f} s used): a busy loop?")
-    elif os.path.exists(log_path) and os.path.getsize(log_path) >= (limits.file_size_mb << 20):
-        outcome.cls = "LIMIT"
-        outcome.reason = (f"wrote more than the file-size limit ({limits.file_size_mb} MiB): "
-                          "printing in a loop?")
-    elif outcome.cls == "CRASH" and "out of memory" in outcome.reason:
+    # What the harness said comes first: it names the limit for sure (its crash handler compares the
+    # address space with RLIMIT_AS: a malloc's NULL there is the limit's, even if touching the memory
+    # also cost CPU time).
+    if outcome.cls == "CRASH" and "out of memory" in outcome.reason:
         outcome.cls = "LIMIT"
         outcome.reason = f"ran out of its address-space limit ({limits.address_space_gb} GiB): {outcome.reason}"
     elif (outcome.cls == "CRASH" and "pthread_create" in outcome.reason
@@ -242,6 +237,16 @@ def _name_the_limit(outcome: Outcome, limits: limits_mod.Limits, log_path: str) 
         outcome.cls = "LIMIT"
         outcome.reason = (f"could not start a thread: the process limit ({limits.processes}, every thread "
                           f"counts) or the address space ({limits.address_space_gb} GiB): {outcome.reason}")
+    # The kernel enforces the limit on its tick-sampled clock; rusage reports
+    # the precise run time, which under load reads up to ~15% less.
+    elif outcome.cpu_seconds >= 0.75 * limits.cpu_seconds:
+        outcome.cls = "LIMIT"
+        outcome.reason = (f"used the whole CPU-time limit ({limits.cpu_seconds} s of CPU; "
+                          f"{outcome.cpu_seconds:.0f} s used): a busy loop?")
+    elif os.path.exists(log_path) and os.path.getsize(log_path) >= (limits.file_size_mb << 20):
+        outcome.cls = "LIMIT"
+        outcome.reason = (f"wrote more than the file-size limit ({limits.file_size_mb} MiB): "
+                          "printing in a loop?")
 
 
 LOG_READ_CAP = 1 << 20   # bytes of a log's head (and of its tail) read: the cost stays flat
