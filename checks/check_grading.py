@@ -403,6 +403,7 @@ void raft_kill(raft *rf) { free(rf); }
 """
 EXPECT = re.compile(r"^// expect: ([A-Z|-]+)(?: (0|full))?(?: /(.*)/)?\s*$")
 HOSTILE_TEST = "2A/t01_initial_election"
+CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")   # C0 but newline and tab, DEL, C1
 HOSTILE_LIMITS = ["--cpu-limit", "4", "--file-limit", "16", "--memory-limit", "2", "--build-timeout", "40"]
 
 
@@ -534,6 +535,14 @@ def grade_cases(work: str, tag: str, cases: list[tuple[str, str | None, str, tre
     check(not stray, f"{tag} batch: unexpected files in the output: {stray[:5]}")
     for kept in glob.glob(os.path.join(out, "*", "failures", "*.log")):
         check(os.path.getsize(kept) <= (2 << 20) + 200, f"{kept}: a kept log over its cap")
+    # No control character of a submission's text reaches the grader's output or a report.
+    written = {"stdout": proc.stdout, "stderr": proc.stderr}
+    for path in [csv_path] + [p for p in glob.glob(os.path.join(out, "*", "*")) if os.path.isfile(p)]:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            written[path] = f.read()
+    for where, text in written.items():
+        raw = CONTROL.search(text)
+        check(raw is None, f"{tag} batch: a raw control character {raw.group()!r} in {where}" if raw else "")
     return Batch(proc, by_path, out, json_dir, took, level, summary)
 
 

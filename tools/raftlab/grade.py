@@ -42,6 +42,7 @@ from .run import catalog, pool, progress, run, sandbox, starvation, stats
 from .run.limits import Limits
 from .run.paths import LAB_ROOT as ROOT
 from .run.policy import TEST_SECONDS
+from .run.untrusted import printable
 
 DOC = __doc__ or ""
 
@@ -160,7 +161,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 
 def log(text: str) -> None:
-    print(text, file=sys.stderr, flush=True)
+    print(printable(text), file=sys.stderr, flush=True)   # compiler errors and paths are the submission's
 
 
 def load_all(args: argparse.Namespace) -> tuple[list[submission.Submission], dict[str, SubRecord]]:

@@ -1,7 +1,10 @@
 """What the grader writes, and how: every report, results.json and CSV
 written atomically (a temporary file beside it, then os.replace), the
 stale ones of an earlier grading removed before anything runs, failing
-logs kept with caps (a log's head and tail; a total per submission)."""
+logs kept with caps (a log's head and tail; a total per submission).
+Everything printed or saved here goes through untrusted.printable: no
+control character of a submission's text reaches a terminal or a report
+(the kept logs are the runs' own output, kept as they were written)."""
 from __future__ import annotations
 
 import argparse
@@ -10,9 +13,10 @@ import json
 import os
 import shutil
 import tempfile
-from typing import Sequence
+from typing import Any, Sequence
 
 from ..run.run import Outcome
+from ..run.untrusted import printable
 from . import gradescope, report, timelines
 
 LOG_KEEP_CAP = 1 << 20            # bytes of a failing log's head, and of its tail, kept
@@ -20,13 +24,14 @@ SUBMISSION_LOG_CAP = 32 << 20     # bytes of failing logs kept per submission
 
 
 def save(path: str, text: str) -> None:
-    """Writes text to path atomically: readers see the old file or the new one."""
+    """Writes text to path atomically: readers see the old file or the new one;
+    its control characters but newline, tab and CSV's CR-LF made printable."""
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=directory)
     try:
         with os.fdopen(fd, "w", newline="") as f:
-            f.write(text)
+            f.write("\r\n".join(printable(part) for part in text.split("\r\n")))
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:
@@ -65,15 +70,27 @@ def remove_stale(args: argparse.Namespace, name: str) -> None:
 
 def write_all(grade: report.Grade, policy_text: str, args: argparse.Namespace) -> None:
     out_dir = os.path.join(args.out, grade.name)
-    text = report.text_report(grade, policy_text, out_dir)
+    text = printable(report.text_report(grade, policy_text, out_dir))
     print(text, flush=True)
     save(os.path.join(out_dir, "report.txt"), text + "\n")
-    body = json.dumps(gradescope.results(grade, policy_text, out_dir), indent=2) + "\n"
+    body = json.dumps(_printable_doc(gradescope.results(grade, policy_text, out_dir)), indent=2) + "\n"
     save(os.path.join(out_dir, "results.json"), body)
     path = json_path(args, grade.name)
     if path:
         save(path, body)
     shutil.rmtree(os.path.join(out_dir, "runs"), ignore_errors=True)   # every log was kept or removed
+
+
+def _printable_doc(doc: Any) -> Any:
+    """A JSON document with every string printable (JSON would escape a
+    control character, but whoever reads the document gets it back)."""
+    if isinstance(doc, str):
+        return printable(doc)
+    if isinstance(doc, list):
+        return [_printable_doc(x) for x in doc]
+    if isinstance(doc, dict):
+        return {k: _printable_doc(v) for k, v in doc.items()}
+    return doc
 
 
 def write_csv(path: str, grades: Sequence[report.Grade]) -> None:

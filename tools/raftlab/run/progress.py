@@ -8,6 +8,7 @@ import time
 from typing import TextIO
 
 from .run import Outcome
+from .untrusted import printable
 
 
 def _clock(seconds: float) -> str:
@@ -71,7 +72,7 @@ class Progress:
     def _line(self, text: str) -> None:
         if self.tty:
             self.stream.write("\r\033[K")
-        self.stream.write(text + "\n")
+        self.stream.write(printable(text) + "\n")   # a failure's reason is the submission's text
         if self.tty:
             self._draw()
         self.stream.flush()
