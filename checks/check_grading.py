@@ -11,7 +11,9 @@ First batch (one pool, one run of every test each):
                                                      other test EXIT
   broken     a raft.c with a syntax error            BUILD-ERROR, 0
 Then every results.json passes the Gradescope schema check, the CSV has a
-row per submission, and the checker itself rejects a malformed document.
+row per submission, the stale files planted before it (a failing log, a
+report, a JSON, the CSV) are gone, and the checker itself rejects a
+malformed document.
 
 Second batch: the hostile corpus (checks/hostile/: each .c case and the
 trees of trees.py) with the reference, one run of one test each, small
@@ -119,6 +121,12 @@ def main() -> int:
         f.write('#include "raft/raft.h"\nint raft_this_is_not_c(void) { return 0 }\n')
     subs = [solution, tamper_tarball(work), os.path.join(work, "segv"), os.path.join(work, "exit"), broken]
     out, json_dir, csv_path = (os.path.join(work, d) for d in ("out", "json", "grades.csv"))
+    stale = [os.path.join(out, "segv", "failures", "2A-t01_initial_election-SEED=1.log"),
+             os.path.join(out, "solution", "report.txt"), os.path.join(json_dir, "exit.json"), csv_path]
+    for path in stale:   # an earlier grading's files: removed first, never mixed in
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w") as f:
+            f.write("STALE\n")
     start = time.monotonic()
     proc = subprocess.run([sys.executable, GRADE, *subs, "--runs", "1",
                            "--jobs", jobs, "--out", out, "--json", json_dir, "--csv", csv_path, "--seed", "1"],
@@ -143,6 +151,10 @@ def main() -> int:
         print(f"  {name}: {row['status']}, {row['score']}/{row['max_score']} points, "
               f"{row['failed_runs']} of {row['runs']} runs failed")
     check(rows.get("broken", {}).get("status") == "BUILD-ERROR", "CSV: broken is not BUILD-ERROR")
+    for path in stale:
+        if os.path.exists(path):
+            with open(path) as f:
+                check("STALE" not in f.read(), f"{path}: an earlier grading's file was not removed")
     check(gradescope.problems({"score": "ten", "tests": [{"score": 3, "max_score": 2, "visibility": "public"}],
                                "colour": 1}) != [], "the schema check accepted a malformed document")
     first_failures = len(failures)
