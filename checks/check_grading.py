@@ -102,8 +102,14 @@ def main() -> int:
     before = tree_digest()
     only = sys.argv[sys.argv.index("--only") + 1] if "--only" in sys.argv else ""
     if only:   # one part: course, hostile or escape
-        {"course": lambda: course_check(work), "hostile": lambda: hostile_batch(work, jobs),
-         "escape": lambda: escape_batch(work, jobs)}[only]()
+        if only == "course":
+            course_check(work)
+        elif only == "hostile":
+            hostile_batch(work, jobs)
+        elif only == "escape":
+            escape_batch(work, jobs)
+        else:
+            raise SystemExit(f"--only {only}: one of course, hostile, escape")
         check_tree(before, f"after --only {only}")
         if failures:
             print(f"check_grading: {len(failures)} problem(s); work files kept in {work}", file=sys.stderr)
@@ -663,7 +669,8 @@ def escape_batch(work: str, jobs: str) -> None:
         alive = canary.poll() is None
         canary.kill()
         canary.wait()
-    check("grade: WARNING: THE OBJECT CHECK WAS OFF" in b.proc.stderr, "escape batch: no warning that the check was off")
+    check("grade: WARNING: THE OBJECT CHECK WAS OFF" in b.proc.stderr,
+          "escape batch: no warning that the check was off")
     check(alive, "escape batch: the check's canary process was killed")
     check(os.listdir(escape_dir) == [], f"escape batch: files written outside the sandbox: {os.listdir(escape_dir)}")
     check(listener.connections == [], f"escape batch: connections from the sandbox: {listener.connections}")
