@@ -504,6 +504,8 @@ def grade_cases(work: str, tag: str, cases: list[tuple[str, str | None, str, tre
                           capture_output=True, text=True, timeout=900)
     took = time.monotonic() - start
     check(proc.returncode == 0, f"{tag} batch: grade exited {proc.returncode}: {proc.stderr[-3000:]}")
+    check(re.search(r"^grade: (cgroups v[12]: each run gets|no cgroup per run \(.+\): a run's RAM is bounded only)",
+                    proc.stderr, re.M) is not None, f"{tag} batch: the grader did not say whether runs get cgroups")
     level = next((line for line in proc.stderr.splitlines() if line.startswith("grade: sandbox:")), "grade: sandbox: ?")
     with open(csv_path) as f:
         rows = list(csv.DictReader(f))

@@ -38,7 +38,7 @@ from typing import Any, Sequence
 from .grading import building, outputs, report, results, scoring, sharding, submission, timelines
 from .grading.results import RunRecord, SubRecord
 from .grading.sharding import Unit
-from .run import catalog, pool, progress, run, sandbox, starvation, stats
+from .run import catalog, cgroups, pool, progress, run, sandbox, starvation, stats
 from .run.limits import Limits
 from .run.paths import LAB_ROOT as ROOT
 from .run.policy import TEST_SECONDS
@@ -109,6 +109,11 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--cpu-limit", type=int, default=Limits.cpu_seconds, help="CPU seconds per run")
     ap.add_argument("--memory-limit", type=int, default=Limits.address_space_gb, help="GiB of address space per run")
     ap.add_argument("--file-limit", type=int, default=Limits.file_size_mb, help="MiB per file a run writes (its log)")
+    ap.add_argument("--ram-limit", type=int, metavar="MIB",
+                    help="MiB of RAM per run, where the grader can give each run a cgroup (default: three quarters "
+                         "of the machine's RAM shared among --jobs runs, at least 1024)")
+    ap.add_argument("--no-cgroups", action="store_true", help="no cgroup per run (RAM and tasks then unbounded "
+                    "per run: only the address-space limit and the uid's process limit)")
     ap.add_argument("--build-timeout", type=int, default=building.BUILD_TIMEOUT,
                     help=f"seconds for each compile and link (default {building.BUILD_TIMEOUT})")
     ap.add_argument("--sim", action="store_true",
@@ -425,11 +430,29 @@ def run_units(args: argparse.Namespace, box: sandbox.Sandbox, binaries: dict[str
     prefix = list(box._unshare) if box.level == "unshare-net" else (["bwrap"] if box.level == "bwrap" else [])
     log(f"grade: {n_tests} test(s) × {args.runs} run(s) × {n_subs} submission(s): {len(units)} run(s) "
         f"to do, {args.jobs} at once; limits per run: {args.wall_limit} s wall, {limits.describe(prefix)}")
+    groups, why = cgroups.detect(args.ram_limit or cgroups.default_ram_mb(args.jobs), cgroups.RUN_TASKS,
+                                 wanted=not args.no_cgroups and bool(units))
+    if groups is not None:
+        log(f"grade: {groups.line()}")
+    elif units:
+        log(f"grade: no cgroup per run ({why}): a run's RAM is bounded only by its address space "
+            f"({args.memory_limit} GiB; {args.jobs} at once), its threads and processes only by the uid's limit, "
+            "shared by every run")
+    try:
+        return _run_units(args, box, binaries, paths, units, seed, work, n_subs, text, writer, done, limits, groups)
+    finally:
+        if groups is not None:
+            groups.close()
+
+
+def _run_units(args: argparse.Namespace, box: sandbox.Sandbox, binaries: dict[str, str], paths: dict[str, str],
+               units: Sequence[Unit], seed: int, work: str, n_subs: int, text: str, writer: results.Writer | None,
+               done: dict[Unit, RunRecord], limits: Limits, groups: cgroups.Cgroups | None) -> bool:
     log(f"grade: {text}")
     monitor = starvation.Monitor() if not args.sim and args.starved_reruns > 0 else None
     runners = {name: run.Runner(b, limits, args.wall_limit, runner_sandbox(box, b, args),
                                 env=sim_env(args, paths.get(name, "")), monitor=monitor, tag=name,
-                                traces=not args.no_timelines, trace_owner=box.owner())
+                                traces=not args.no_timelines, trace_owner=box.owner(), cgroups=groups)
                for name, b in binaries.items()}
     jobs, unit_of = make_jobs(runners, units, seed, work, multi=n_subs > 1)
     keeper = outputs.LogKeeper(results.logs_dir(writer.path) if writer else args.out, pages=not args.no_timelines)

@@ -40,15 +40,16 @@ class Limits:
     processes: int = DEFAULT_PROCESSES
     isolate_network: bool = True
 
-    def command_prefix(self) -> list[str]:
+    def command_prefix(self, cgroup_procs: Sequence[str] = ()) -> list[str]:
         """The command that sets these limits and then execs the rest:
         setlimits.py run as a program, isolated (-I: no PYTHON* variables,
         and not its own directory, this package's, on sys.path). Setting
         them in a preexec_fn would run Python between fork and exec in a
-        process with other threads."""
+        process with other threads. cgroup_procs: the run's cgroups to join
+        first (cgroups.py)."""
         return [sys.executable, "-I", SETLIMITS,
                 str(self.cpu_seconds), str(self.address_space_gb << 30),
-                str(self.file_size_mb << 20), str(self.processes), "--"]
+                str(self.file_size_mb << 20), str(self.processes), *cgroup_procs, "--"]
 
     def describe(self, sandbox_prefix: Sequence[str]) -> str:
         if sandbox_prefix:

@@ -28,7 +28,7 @@ import time
 from dataclasses import dataclass
 from typing import Protocol, Sequence, Union
 
-from . import catalog, limits as limits_mod, starvation
+from . import catalog, cgroups as cgroups_mod, limits as limits_mod, starvation
 from .policy import RUNNER_WALL_SECONDS, TEST_SECONDS, OutcomeClass, harness_class
 
 # The harness fails a test at 120 s, its watchdog at 125 s, Criterion at
@@ -96,7 +96,9 @@ class Runner:
     def __init__(self, binary: str, limits: limits_mod.Limits | None = None,
                  wall_seconds: float = DEFAULT_WALL_SECONDS, sandbox: SandboxSpec | None = None,
                  env: dict[str, str] | None = None, monitor: starvation.Monitor | None = None,
-                 tag: str = "", traces: bool = False, trace_owner: int = -1) -> None:
+                 tag: str = "", traces: bool = False, trace_owner: int = -1,
+                 cgroups: cgroups_mod.Cgroups | None = None) -> None:
+        self.cgroups = cgroups   # a cgroup per run: its RAM and tasks (cgroups.py), where the grader can
         self.binary = binary
         # traces: each run writes its timeline's data (LAB_TIMELINE_DATA=1), never a page, into
         # a directory of its own beside its log (the grader's; owned by trace_owner when >= 0)
@@ -127,12 +129,14 @@ class Runner:
             binds.append((trace_dir, timelines.TRACE_INSIDE))
             trace_env = {"LAB_VIS": "failure", "LAB_TIMELINE_DATA": "1",
                          "LAB_TIMELINE_DIR": timelines.TRACE_INSIDE if callable(self.sandbox) else trace_dir}
+        groups = self._make_groups()
+        procs = self.cgroups.procs_files(groups) if self.cgroups is not None else []
         if callable(self.sandbox):   # bwrap (sandbox.py): the limits set outside it, the binary inside,
             verdict_inside = VERDICT_INSIDE   # and the verdict file (and trace directory) bound in
-            cmd = self.limits.command_prefix() + self.sandbox(inner, rw=binds)
+            cmd = self.limits.command_prefix(procs) + self.sandbox(inner, rw=binds)
         else:                        # a prefix: unshare -n, or nothing
             verdict_inside = verdict_path
-            cmd = list(self.sandbox) + self.limits.command_prefix() + inner
+            cmd = list(self.sandbox) + self.limits.command_prefix(procs) + inner
         killed = threading.Event()
         start, started = time.monotonic(), time.time()
         with open(log_path, "wb") as log, open(verdict_path, "wb+") as verdicts:
@@ -148,6 +152,7 @@ class Runner:
                         os.remove(log_path)
                         os.remove(verdict_path)
                         self._drop_traces(log_path)
+                        self._finish_groups(groups)
                         return None
                     proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log,
                                             stderr=subprocess.STDOUT, env=env, start_new_session=True,
@@ -162,6 +167,7 @@ class Runner:
             timer.start()
             _, status, usage = os.wait4(proc.pid, 0)
             timer.cancel()
+            oom, tasks = self._finish_groups(groups)   # what the kernel did, and nothing left behind
             proc.returncode = os.waitstatus_to_exitcode(status)
             if callable(self.sandbox) and 128 < proc.returncode <= 128 + 64:
                 proc.returncode = 128 - proc.returncode   # bwrap says "killed by signal N" as 128 + N
@@ -186,6 +192,8 @@ class Runner:
         outcome.cpu_seconds = usage.ru_utime + usage.ru_stime
         outcome.started = started
         _name_the_limit(outcome, self.limits, log_path)
+        if self.cgroups is not None and not outcome.passed and outcome.cls != "HANG":
+            _name_the_cgroup_limit(outcome, self.cgroups, oom, tasks)
         outcome.log_path = log_path
         if self.monitor is not None:
             may_starve = not outcome.passed and outcome.cls in starvation.STARVABLE
@@ -196,6 +204,21 @@ class Runner:
             if may_starve:
                 outcome.machine = ev.summary(wall, outcome.cpu_seconds)
         return outcome
+
+    def _make_groups(self) -> list[str]:
+        """The run's cgroups (cgroups.py), or none: the resource limits still hold."""
+        if self.cgroups is None:
+            return []
+        try:
+            return self.cgroups.make()
+        except OSError:
+            return []
+
+    def _finish_groups(self, groups: list[str]) -> tuple[bool, bool]:
+        """(the OOM killer acted, the task limit acted) in the run's cgroups, then gone."""
+        if self.cgroups is None or not groups:
+            return False, False
+        return self.cgroups.finish(groups)
 
     def _drop_traces(self, log_path: str) -> None:
         if self.traces:
@@ -247,6 +270,19 @@ def _name_the_limit(outcome: Outcome, limits: limits_mod.Limits, log_path: str) 
         outcome.cls = "LIMIT"
         outcome.reason = (f"wrote more than the file-size limit ({limits.file_size_mb} MiB): "
                           "printing in a loop?")
+
+
+def _name_the_cgroup_limit(outcome: Outcome, groups: cgroups_mod.Cgroups, oom: bool, tasks: bool) -> None:
+    """The run's cgroup says which of its limits acted: the OOM killer (a
+    SIGKILL without a word) or the task limit (a thread or a fork refused)."""
+    if oom:
+        outcome.cls = "LIMIT"
+        outcome.reason = (f"used more than its RAM limit ({groups.ram_mb} MiB, the run's cgroup): the kernel's "
+                          f"OOM killer ended it (was: {outcome.reason})")
+    elif tasks and outcome.cls in ("CRASH", "EXIT", "LIMIT"):
+        outcome.cls = "LIMIT"
+        outcome.reason = (f"reached its limit of {groups.pids} threads and processes (the run's cgroup): "
+                          f"{outcome.reason}")
 
 
 LOG_READ_CAP = 1 << 20   # bytes of a log's head (and of its tail) read: the cost stays flat

@@ -1,5 +1,7 @@
-"""setlimits.py CPU AS FSIZE NPROC -- program args...: sets the resource
-limits of a run (limits.py's Limits.command_prefix), then execs the program.
+"""setlimits.py CPU AS FSIZE NPROC [CGROUP.PROCS...] -- program args...:
+joins the run's cgroups (cgroups.py: writes its pid to each cgroup.procs
+file given), sets the resource limits of a run (limits.py's
+Limits.command_prefix), then execs the program.
 
 Run as a program by its path, never imported by the package: it uses the
 standard library only, so nothing has to put the package on sys.path.
@@ -26,7 +28,14 @@ def _set_limit(which: int, value: int) -> None:
 def exec_limited(argv: List[str]) -> None:
     """Sets the limits argv gives (the usage above), then execs the rest."""
     cpu, address_space, file_size, processes = (int(a) for a in argv[:4])
-    assert argv[4] == "--", "usage: setlimits.py CPU AS FSIZE NPROC -- program args..."
+    assert "--" in argv[4:], "usage: setlimits.py CPU AS FSIZE NPROC [CGROUP.PROCS...] -- program args..."
+    end = argv.index("--", 4)
+    for procs in argv[4:end]:   # before anything else: every process the run starts is in its cgroups
+        try:
+            with open(procs, "w") as f:
+                f.write(str(os.getpid()))
+        except OSError as err:
+            print(f"setlimits: cannot join the run's cgroup ({procs}: {err.strerror})", file=sys.stderr)
     _set_limit(resource.RLIMIT_CPU, cpu)
     if sys.platform != "darwin":   # every macOS process maps hundreds of GB of shared regions
         _set_limit(resource.RLIMIT_AS, address_space)
@@ -39,7 +48,7 @@ def exec_limited(argv: List[str]) -> None:
     for sig in ("SIGPIPE", "SIGXFSZ"):
         if hasattr(signal, sig):
             signal.signal(getattr(signal, sig), signal.SIG_DFL)
-    os.execvp(argv[5], argv[5:])
+    os.execvp(argv[end + 1], argv[end + 1:])
 
 
 if __name__ == "__main__":
