@@ -26,6 +26,8 @@ checks/tools/test_grading.py
 checks/tools/test_course.py
 checks/tools/test_timelines.py
 checks/tools/test_policy.py
+checks/tools/test_outputs.py
+checks/tools/test_untrusted.py
 grading/
 tools/grade
 tools/raftlab/grade.py
