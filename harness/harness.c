@@ -640,3 +640,13 @@ void harness_set_long_reordering(harness *h, bool on)
     harness_trace_event(LAB_TRACE_NETWORK, -1, !unreliable, on, h->n, NULL);
 }
 
+void harness_set_request_reordering(harness *h, bool on)
+{
+    DPRINTF(TEST, -1, "request reordering %s", on ? "on" : "off");
+    labrpc_network_set_request_reordering(h->net, on);
+    lab_mutex_lock(&h->mu);
+    h->request_reordering = on;
+    h->fault_epoch++;
+    lab_mutex_unlock(&h->mu);
+}
+

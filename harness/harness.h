@@ -116,6 +116,9 @@ int64_t harness_rpc_total(harness *h);
 int64_t harness_bytes_total(harness *h);
 void harness_set_unreliable(harness *h, bool unreliable);
 void harness_set_long_reordering(harness *h, bool on);
+/* Beyond the original (raftlab's extra tests): a quarter of all requests
+ * held back 100-499 ms, so later requests to a server overtake them. */
+void harness_set_request_reordering(harness *h, bool on);
 
 /* Failing and waiting. fail raises on the main thread (does not return)
  * and records elsewhere. sleep returns false early, off the main thread,

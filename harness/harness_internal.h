@@ -92,6 +92,7 @@ struct harness {
     int fault_epoch;       /* counts crashes, starts, (dis)connects, network changes */
     bool unreliable;       /* the network drops and delays (set_unreliable) */
     bool long_reordering;  /* and delivers replies late */
+    bool request_reordering;   /* and holds some requests back (extra tests) */
     bool finished;
     bool failed;           /* a failure recorded off the main thread */
     lab_failure_class fail_class;

@@ -185,7 +185,7 @@ static bool poll_server(harness_monitor *mon, int i, int *leader_term, char *rea
 static bool cluster_healthy(harness *h, int *epoch)
 {
     lab_mutex_lock(&h->mu);
-    bool healthy = !h->unreliable && !h->long_reordering;
+    bool healthy = !h->unreliable && !h->long_reordering && !h->request_reordering;
     for (int i = 0; i < h->n && healthy; i++)
         healthy = h->slots[i].rf != NULL && h->slots[i].connected;
     *epoch = h->fault_epoch;

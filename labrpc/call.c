@@ -28,7 +28,15 @@ typedef struct draws {
     int reorder;          /* < 600 of 900: reply delivered late */
     int reorder_ms;       /* 200 + U[0, U[0,1999]]: skewed low, mean ~700 ms */
     int fail_ms;          /* unreachable: U[0,6999] with long delays, else U[0,99] */
+    int hold_ms;          /* request reordering: held back before delivery, or 0 */
 } draws;
+
+/* Request reordering (not in the original labrpc; raftlab's extra tests): a
+ * request in HOLD_PER_MILLE is held back HOLD_MIN_MS + U[0, HOLD_SPREAD_MS)
+ * before delivery, longer than a heartbeat interval, so that later requests
+ * to the same server overtake it. Drawn only while the mode is on, so the
+ * other modes' draws, and every seed's run without it, stay as they were. */
+enum { HOLD_PER_MILLE = 250, HOLD_MIN_MS = 100, HOLD_SPREAD_MS = 400 };
 
 static draws draw(labrpc_end *end, bool long_delays)
 {
@@ -40,7 +48,16 @@ static draws draw(labrpc_end *end, bool long_delays)
     d.reorder = (int)lab_rand_below(r, 900);
     d.reorder_ms = 200 + (int)lab_rand_below(r, 1 + lab_rand_below(r, 2000));
     d.fail_ms = (int)lab_rand_below(r, long_delays ? 7000 : 100);
+    d.hold_ms = 0;
     return d;
+}
+
+static int draw_hold(labrpc_end *end)
+{
+    lab_rand *r = &end->rand;
+    int held = (int)lab_rand_below(r, 1000);
+    int ms = HOLD_MIN_MS + (int)lab_rand_below(r, HOLD_SPREAD_MS);
+    return held < HOLD_PER_MILLE ? ms : 0;
 }
 
 /* Sleeps ms with net->mu held (released while waiting). Returns false if the
@@ -167,6 +184,16 @@ static bool deliver(labrpc_network *net, call *c, const char *method, const code
         if (d->drop_request < 100)
             return false;
     }
+    if (d->hold_ms > 0) {
+        /* Held back; delivered only if the link is still up afterwards. */
+        c->delay_ms = (c->delay_ms > 0 ? c->delay_ms : 0) + d->hold_ms;
+        c->fate = LAB_TRACE_ABORTED;
+        if (!sleep_out(net, c, d->hold_ms))
+            return false;
+        c->fate = LAB_TRACE_UNREACHABLE;
+        if (!end->enabled || end->slot == NULL || end->slot->server != srv)
+            return false;
+    }
     c->fate = c->aborted ? LAB_TRACE_ABORTED : LAB_TRACE_CUT;
     if (srv->dead || c->aborted)
         return false;   /* the server was deleted while the request travelled */
@@ -224,6 +251,8 @@ bool labrpc_call(labrpc_end *end, const char *method, const codec_buffer *args, 
     net->total_count++;
     net->total_bytes += (int64_t)args->len;
     draws d = draw(end, net->long_delays);
+    if (net->request_reordering)
+        d.hold_ms = draw_hold(end);
 
     call c;
     memset(&c, 0, sizeof c);

@@ -69,6 +69,9 @@ void labrpc_network_destroy(labrpc_network *net);   /* cleans up first if needed
 void labrpc_network_set_reliable(labrpc_network *net, bool reliable);
 void labrpc_network_set_long_delays(labrpc_network *net, bool on);
 void labrpc_network_set_long_reordering(labrpc_network *net, bool on);
+/* Not in the original labrpc (raftlab's extra tests): hold some requests
+ * back long enough that a later request to the same server overtakes them. */
+void labrpc_network_set_request_reordering(labrpc_network *net, bool on);
 
 /* Ends. Made disabled and unconnected. Names must be unique in a network. */
 labrpc_end *labrpc_network_make_end(labrpc_network *net, const char *end_name);

@@ -110,6 +110,7 @@ struct labrpc_network {
     bool reliable;
     bool long_delays;
     bool long_reordering;
+    bool request_reordering;     /* some requests held back (raftlab's extra tests) */
     bool cleaned_up;             /* calls fail at once from now on */
     int64_t total_count;
     int64_t total_bytes;

@@ -44,6 +44,13 @@ void labrpc_network_set_long_reordering(labrpc_network *net, bool on)
     lab_mutex_unlock(&net->mu);
 }
 
+void labrpc_network_set_request_reordering(labrpc_network *net, bool on)
+{
+    lab_mutex_lock(&net->mu);
+    net->request_reordering = on;
+    lab_mutex_unlock(&net->mu);
+}
+
 /* Wakes every call in progress: they return false at once. Then waits for
  * them to leave and for running handlers to return, and stops the pool. */
 void labrpc_network_cleanup(labrpc_network *net)
