@@ -61,6 +61,7 @@ from typing import Any, Literal
 from hostile import trees   # checks/hostile/trees.py: this file's directory, tests/, is on sys.path
 from raftlab.grading import gradescope
 from raftlab.run import sandbox
+from raftlab.run import policy
 from raftlab.run.paths import LAB_ROOT as ROOT
 
 GRADE = os.path.join(ROOT, "grading", "grade")   # a link to tools/grade, run as instructors run it
@@ -813,7 +814,8 @@ def classes(doc: dict[str, Any]) -> dict[str, str]:
 
 def check_scores(docs: dict[str, Any]) -> None:
     sol = docs["solution"]
-    check(len(sol["tests"]) == 28, f"solution: {len(sol['tests'])} tests, not 28")
+    want = policy.ORIGINAL_TESTS + len(policy.EXTRA_TESTS)
+    check(len(sol["tests"]) == want, f"solution: {len(sol['tests'])} tests, not {want} (the original 28 and the extras)")
     check(sol["score"] == sum(t["max_score"] for t in sol["tests"]) and sol["score"] > 0,
           f"solution: {sol['score']} points, not full marks:\n{sol['output']}")
     for name, cls in (("tamperer", "LIVENESS"), ("segv", "CRASH")):

@@ -1,7 +1,9 @@
 #!/bin/sh
 # check_skeleton.sh: the student skeleton must build and fail part 2A the
 # way a student should see it fail: every test with
-# "expected one leader, got none", promptly, with no hang or crash.
+# "expected one leader, got none", promptly, with no hang or crash. And
+# raftlab's extra tests (2C x<n>_..., beyond the original 28) must fail it
+# the same plain way: LIVENESS, no leader or no agreement, each promptly.
 # Usage: checks/check_skeleton.sh [make variables...]
 set -u
 log=$(mktemp)
@@ -24,3 +26,17 @@ n=$(grep -c "^FAIL LIVENESS: raft2A/.*: expected one leader, got none" "$log")
 grep -q "Crashing: 0" "$log" || fail "a test crashed"
 [ "$took" -le 90 ] || fail "part 2A took ${took}s with the skeleton (more than 90 s): it must fail fast"
 echo "check_skeleton: the skeleton builds and fails 2A as it should (3 x 'expected one leader, got none', ${took}s)"
+
+# The extra tests: each fails at its first step, with no leader.
+start=$(date +%s)
+make --no-print-directory test-2C RAFT=raft ONLY='x*' "$@" >"$log" 2>&1
+status=$?
+took=$(( $(date +%s) - start ))
+[ "$status" -ne 0 ] || fail "the extra tests passed with the skeleton; they must fail"
+extras=$(grep -c "^Extra test, beyond 6.824's original 28 (2C)" "$log")
+[ "$extras" -ge 1 ] || fail "no extra test's banner"
+n=$(grep -Ec "^FAIL LIVENESS: raft2C/x[0-9]+_[a-z0-9_]+: (expected one leader, got none|one\([0-9]+\) failed to reach agreement)" "$log")
+[ "$n" -eq "$extras" ] || fail "expected $extras extra tests failing with no leader or no agreement, saw $n"
+grep -q "Crashing: 0" "$log" || fail "an extra test crashed"
+[ "$took" -le 90 ] || fail "the extra tests took ${took}s with the skeleton (more than 90 s): they must fail fast"
+echo "check_skeleton: the skeleton fails the $extras extra tests as it should (LIVENESS: no leader, or no agreement; ${took}s)"

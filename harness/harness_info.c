@@ -102,6 +102,13 @@ static void print_info(struct criterion_test_set *set)
             print_json_string(test);
         }
     }
+    printf("\n  ],\n  \"original_tests\": %d,\n  \"extra_tests\": [", LAB_ORIGINAL_TESTS);
+    int extras = 0;
+#define LAB_PRINT_EXTRA(part, test, catches)                                                    \
+    printf("%s\n    {\"test\": \"%s/%s\", \"catches\": \"%s\"}", extras++ ? "," : "", part, test, \
+           catches);
+    LAB_EXTRA_TESTS(LAB_PRINT_EXTRA)
+#undef LAB_PRINT_EXTRA
     printf("\n  ]\n}\n");
 }
 

@@ -77,4 +77,19 @@ static inline const char *lab_class_meaning(lab_failure_class c)
 #define LAB_RUNNER_CPU_S     120  /* CPU seconds a run may use: a whole core all along */
 #define LAB_LAB_LIMIT_S      600  /* the original's budget for one run of 2A-2D */
 
+/*
+ * The tests. The original 28 are 6.824's (tests/test_2a.c ... test_2d.c).
+ * Beyond them, raftlab's extra tests (tests/test_extra.c), each in its
+ * part's suite, named x<n>_..., so that they sort after the part's
+ * originals: each catches a classic bug that the 28 cannot catch given a
+ * Raft shaped like the reference (tests/faulty/corpus.txt).
+ * X(part, name, the corpus case it catches)
+ */
+#define LAB_ORIGINAL_TESTS 28
+#define LAB_EXTRA_TESTS(X)                                                 \
+    X("2C", "x1_vote_survives_restart", "no_persist_voted_for")            \
+    X("2C", "x2_figure8_scripted", "figure8_commit_old_term")              \
+    X("2C", "x3_stale_append", "stale_append_truncates")                   \
+    X("2C", "x4_stale_reply", "stale_reply_accepted")
+
 #endif

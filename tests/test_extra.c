@@ -318,3 +318,130 @@ Test(raft2C, x3_stale_append)
     harness_end(h);
     harness_cleanup(h);
 }
+
+/* ---- x4: a reply from an earlier term is not counted ----------------------------- */
+
+enum {
+    X4_ATTEMPTS = 6,
+    X4_COMMANDS = 3,       /* S's entries of term T0 on S and F only */
+    X4_STREAM_MS = 1000,   /* F's replies to S in T0: 2 in 3 delivered 0.2-2.2 s late */
+    X4_LATE_MS = 2300,     /* every reply of T0 is in by then */
+};
+
+/*
+ * Five servers, replies delivered late (long reordering). S leads term T0
+ * with only F: its entries of T0 at b+1..b+3 are on S and F, and F's
+ * replies to S, each saying "I hold everything up to b+3", are on their
+ * way back, some for up to 2.2 s. S and F are cut off; the other three
+ * elect L1 (term T1), which commits c1 at b+1 and then, with only S
+ * connected, puts c2 at b+2 on itself and S: S's entries of T0 are gone,
+ * its log ends at b+2. L1 is cut off; S and two others (behind S) elect S
+ * (term T2), and S takes c3 at b+3 with one of them, O. A late reply of
+ * T0 now arrives: a leader that does not check which term a reply answers
+ * counts F as holding b+3, commits c3 on S, O and F's false word, and
+ * applies it. Then S and O are cut off, and L1, F and the last server
+ * commit another command at b+3: SAFETY "commit index=...". A correct
+ * leader ignores a reply to a request of another term: c3 stays
+ * uncommitted. A late reply must arrive while S leads T2, so an attempt
+ * succeeds only sometimes (about two in five, with the reference);
+ * the test makes several.
+ * Catches: an AppendEntries reply counted without checking that it
+ * answers a request of the current term.
+ */
+Test(raft2C, x4_stale_reply)
+{
+    int servers = 5;
+    harness *h = harness_make(servers, false, false);
+    harness_begin(h, EXTRA_BANNER " (2C): a late reply from an earlier term");
+
+    int64_t cmd = 2000;
+    harness_one(h, cmd++, servers, true);
+    for (int attempt = 0; attempt < X4_ATTEMPTS; attempt++) {
+        int s = harness_check_one_leader(h);
+        int f = (s + 1) % servers;
+        int o[3] = {(s + 2) % servers, (s + 3) % servers, (s + 4) % servers};
+        for (int k = 0; k < 3; k++)
+            harness_disconnect(h, o[k]);
+
+        /* T0: S's entries on S and F; F's replies on their way, some late. */
+        harness_set_long_reordering(h, true);
+        int last = -1, t0 = -1;
+        for (int k = 0; k < X4_COMMANDS; k++) {
+            if (!harness_raft_start(h, s, cmd++, &last, &t0)) {
+                last = -1;
+                break;
+            }
+        }
+        harness_sleep(h, X4_STREAM_MS);
+        int64_t stream_end = lab_now_ms();
+        harness_disconnect(h, s);
+        harness_disconnect(h, f);
+        harness_set_long_reordering(h, false);
+        if (last < 0) {
+            heal(h, servers);
+            continue;
+        }
+
+        /* T1: L1 among the three commits c1 at b+1, then gives S c2 at b+2. */
+        for (int k = 0; k < 3; k++)
+            harness_connect(h, o[k]);
+        int l1 = await_leader(h, o, 3, t0 + 1, 5000);
+        int i1 = -1, i2 = -1, t1 = -1, oa = -1, ob = -1;
+        if (l1 >= 0 && harness_raft_start(h, l1, cmd++, &i1, &t1) && i1 == last - X4_COMMANDS + 1) {
+            int64_t deadline = lab_now_ms() + 2000;
+            while (lab_now_ms() < deadline && harness_n_committed(h, i1, NULL) < 3)
+                harness_sleep(h, 5);
+            for (int k = 0; k < 3; k++) {
+                if (o[k] == l1)
+                    continue;
+                if (oa < 0)
+                    oa = o[k];
+                else
+                    ob = o[k];
+            }
+            harness_disconnect(h, oa);
+            harness_disconnect(h, ob);
+            harness_connect(h, s);
+            int t;
+            if (!harness_raft_start(h, l1, cmd++, &i2, &t) || t != t1 || i2 != i1 + 1)
+                i2 = -1;
+            harness_sleep(h, 250);   /* S follows L1: its entries of T0 replaced by c1, c2 */
+        }
+        if (i2 < 0) {
+            heal(h, servers);
+            continue;
+        }
+
+        /* T2: S (the only one holding b+2) leads; c3 at b+3 on S and O. */
+        harness_disconnect(h, l1);
+        harness_connect(h, oa);
+        harness_connect(h, ob);
+        int trio[3] = {s, oa, ob};
+        int l2 = await_leader(h, trio, 3, t1 + 1, 5000);
+        int i3 = -1, t2 = -1;
+        if (l2 == s) {
+            harness_disconnect(h, ob);
+            if (!harness_raft_start(h, s, cmd++, &i3, &t2) || i3 != last)
+                i3 = -1;
+        }
+        if (i3 < 0) {
+            heal(h, servers);
+            continue;
+        }
+        int64_t wait_ms = stream_end + X4_LATE_MS - lab_now_ms();
+        harness_sleep(h, wait_ms > 200 ? wait_ms : 200);
+
+        /* S and O out; L1, F and the last server put another command at b+3. */
+        harness_disconnect(h, s);
+        harness_disconnect(h, oa);
+        harness_connect(h, l1);
+        harness_connect(h, f);
+        harness_connect(h, ob);
+        harness_one(h, cmd++, 3, true);
+        heal(h, servers);
+        harness_one(h, cmd++, servers, true);
+    }
+
+    harness_end(h);
+    harness_cleanup(h);
+}

@@ -14,7 +14,7 @@ import unittest
 import zipfile
 
 from raftlab.grading import building, gradescope, outputs, report, scoring, submission
-from raftlab.run import run, stats
+from raftlab.run import policy, run, stats
 from raftlab.run.paths import LAB_ROOT as ROOT
 from raftlab.run.policy import OutcomeClass
 
@@ -176,14 +176,18 @@ class ScoringTest(unittest.TestCase):
                 scoring.load_points(write(os.path.join(d, "bad.json"), bad), TESTS)
 
     def test_shipped_points_cover_every_test(self) -> None:
-        """points.json names exactly the tests of tests/test_2*.c, 100 in all."""
+        """points.json names exactly the tests of tests/test_2*.c (the original
+        28) and of tests/test_extra.c (raftlab's extras), 100 in all; every
+        extra is worth points, as the README's Grading section says."""
         tests: list[str] = []
-        for part in "ABCD":
-            with open(os.path.join(ROOT, "tests", f"test_2{part.lower()}.c")) as f:
-                tests += [f"2{part}/{m}" for m in re.findall(r"^Test\(raft2[A-D],\s*(\w+)", f.read(), re.M)]
-        self.assertEqual(len(tests), 28)
+        for name in ("test_2a.c", "test_2b.c", "test_2c.c", "test_2d.c", "test_extra.c"):
+            with open(os.path.join(ROOT, "tests", name)) as f:
+                tests += [f"{m[0]}/{m[1]}" for m in re.findall(r"^Test\(raft(2[A-D]),\s*(\w+)", f.read(), re.M)]
+        self.assertEqual(len(tests), policy.ORIGINAL_TESTS + len(policy.EXTRA_TESTS))
+        self.assertEqual(sorted(t for t in tests if policy.is_extra(t)), sorted(policy.EXTRA_TESTS))
         points, warnings = scoring.load_points(os.path.join(ROOT, "grading", "points.json"), tests)
         self.assertEqual((sum(points.values()), warnings), (100, []))
+        self.assertTrue(all(points[t] > 0 for t in policy.EXTRA_TESTS))
 
 
 def graded() -> report.Grade:

@@ -75,8 +75,26 @@ class PolicyTest(unittest.TestCase):
             self.assertEqual(part["tests"], len(tests))
             self.assertEqual(part["limit_s"], len(tests) * lim["suite_timeout_s"] + lim["part_extra_s"])
             total += len(tests)
-        self.assertEqual(total, 28)
-        self.assertEqual(len(self.info["tests"]), 28)
+        self.assertEqual(total, policy.ORIGINAL_TESTS + len(policy.EXTRA_TESTS))
+        self.assertEqual(len(self.info["tests"]), total)
+
+    def test_the_extra_tests_are_the_binarys(self) -> None:
+        """The original 28 and the extras (named x<n>_...) are lab_policy.h's
+        and policy.py's alike, and the binary holds exactly those."""
+        self.assertEqual(self.info["original_tests"], policy.ORIGINAL_TESTS)
+        extras = {e["test"]: e["catches"] for e in self.info["extra_tests"]}
+        self.assertEqual(extras, policy.EXTRA_TESTS,
+                         "tests/lab_policy.h and raftlab/run/policy.py list different extra tests")
+        named_extra = [t for t in self.info["tests"] if t.split("/")[1].startswith("x")]
+        self.assertEqual(sorted(named_extra), sorted(extras), "the binary's x<n>_ tests are not the extras")
+        originals = [t for t in self.info["tests"] if not policy.is_extra(t)]
+        self.assertEqual(len(originals), policy.ORIGINAL_TESTS)
+        for test in extras:
+            part = test.split("/")[0]
+            self.assertGreater(test, max(t for t in originals if t.startswith(part + "/")),
+                               f"{test} does not sort after its part's original tests")
+            self.assertTrue(os.path.exists(os.path.join(ROOT, "tests", "faulty", extras[test] + ".patch")),
+                            f"{test} catches {extras[test]}, which is no case of tests/faulty")
 
     def test_the_test_list_is_the_binarys(self) -> None:
         tests = catalog.list_tests(test_binary("solution"))

@@ -48,3 +48,21 @@ LIMITS: Dict[str, int] = {
     "runner_cpu_s": RUNNER_CPU_SECONDS,
     "lab_s": LAB_BUDGET_SECONDS,
 }
+
+
+# The tests: 6.824's original 28, and raftlab's extra tests beyond them
+# (lab_policy.h's LAB_ORIGINAL_TESTS and LAB_EXTRA_TESTS; --lab-info's
+# "original_tests" and "extra_tests"), each extra with the corpus case of
+# tests/faulty it catches. An extra is named x<n>_..., in its part's suite.
+ORIGINAL_TESTS = 28
+EXTRA_TESTS: Dict[str, str] = {
+    "2C/x1_vote_survives_restart": "no_persist_voted_for",
+    "2C/x2_figure8_scripted": "figure8_commit_old_term",
+    "2C/x3_stale_append": "stale_append_truncates",
+    "2C/x4_stale_reply": "stale_reply_accepted",
+}
+
+
+def is_extra(test: str) -> bool:
+    """Whether "2C/x1_..." is one of raftlab's extra tests."""
+    return test in EXTRA_TESTS
