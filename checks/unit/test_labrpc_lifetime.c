@@ -348,6 +348,61 @@ Test(labrpc_lifetime, long_reordering_delays_replies)
     junk_destroy(&j);
 }
 
+/* Catches: request reordering (raftlab's extra tests, beyond the original
+ * labrpc) that holds no request back, holds too many or too long, or
+ * delivers a held request over a link cut meanwhile. */
+Test(labrpc_lifetime, request_reordering_holds_requests)
+{
+    junk j;
+    labrpc_network *net = long_delay_network(&j);
+    labrpc_network_set_request_reordering(net, true);
+    enum { N = 80 };
+    labrpc_end *ends[N];
+    for (int i = 0; i < N; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "r%d", i);
+        ends[i] = end_to(net, name, "0", true);
+    }
+    lab_mutex mu;
+    lab_mutex_init(&mu, "calls");
+    timed_call calls[N];
+    start_calls(calls, N, ends, "Junk.Greet", &mu);
+    int held = 0;
+    for (int i = 0; i < N; i++) {
+        lab_thread_join(&calls[i].thread);
+        cr_assert(calls[i].ok, "request reordering lost a call on a reliable network");
+        int64_t took = calls[i].done_ms - calls[i].start_ms;
+        cr_assert(took < 500 + test_latency_ms(200), "a held request took %lld ms", (long long)took);
+        held += took >= 100;
+    }
+    if (test_latency_is_measured())
+        cr_assert(held >= N / 10 && held <= N / 2, "%d of %d requests were held, expected ~1/4", held, N);
+
+    /* A request held while its link is cut is not delivered. */
+    int before = junk_log_count(&j);
+    for (int i = 0; i < N; i++)
+        calls[i] = (timed_call){.end = ends[i], .method = "Junk.Greet", .mu = &mu};
+    start_calls(calls, N, ends, "Junk.Greet", &mu);
+    lab_sleep_ms(50);   /* past every unheld request's delivery, before any held one's */
+    for (int i = 0; i < N; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "r%d", i);
+        labrpc_network_enable(net, name, false);
+    }
+    int failed = 0;
+    for (int i = 0; i < N; i++) {
+        lab_thread_join(&calls[i].thread);
+        failed += !calls[i].ok;
+    }
+    if (test_latency_is_measured())
+        cr_assert(failed >= 1 && junk_log_count(&j) - before == N - failed,
+                  "%d calls failed, %d handlers ran: a held request crossed a cut link", failed,
+                  junk_log_count(&j) - before);
+    lab_mutex_destroy(&mu);
+    labrpc_network_destroy(net);
+    junk_destroy(&j);
+}
+
 /* Runs n sequential calls on one unreliable end; returns the outcome bits. */
 static uint64_t unreliable_pattern(uint64_t seed, int n, int *handler_runs)
 {
