@@ -91,7 +91,7 @@ enum {
     X1_ATTEMPTS = 6,
     /* How long the late candidate has been waiting, at least, before the
      * restarted voter starts its own timer: less than any election timeout
-     * (the handout's: at least 150 ms, the reference's 300 ms). */
+     * (the paper's are at least 150 ms, the reference's 300 ms). */
     X1_HEAD_START_MS = 140,
 };
 
