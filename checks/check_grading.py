@@ -815,7 +815,8 @@ def classes(doc: dict[str, Any]) -> dict[str, str]:
 def check_scores(docs: dict[str, Any]) -> None:
     sol = docs["solution"]
     want = policy.ORIGINAL_TESTS + len(policy.EXTRA_TESTS)
-    check(len(sol["tests"]) == want, f"solution: {len(sol['tests'])} tests, not {want} (the original 28 and the extras)")
+    check(len(sol["tests"]) == want,
+          f"solution: {len(sol['tests'])} tests, not {want} (the original 28 and the extras)")
     check(sol["score"] == sum(t["max_score"] for t in sol["tests"]) and sol["score"] > 0,
           f"solution: {sol['score']} points, not full marks:\n{sol['output']}")
     for name, cls in (("tamperer", "LIVENESS"), ("segv", "CRASH")):

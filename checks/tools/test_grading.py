@@ -14,7 +14,8 @@ import unittest
 import zipfile
 
 from raftlab.grading import building, gradescope, outputs, report, scoring, submission
-from raftlab.run import policy, run, stats
+from raftlab.run import policy as lab_policy
+from raftlab.run import run, stats
 from raftlab.run.paths import LAB_ROOT as ROOT
 from raftlab.run.policy import OutcomeClass
 
@@ -183,11 +184,11 @@ class ScoringTest(unittest.TestCase):
         for name in ("test_2a.c", "test_2b.c", "test_2c.c", "test_2d.c", "test_extra.c"):
             with open(os.path.join(ROOT, "tests", name)) as f:
                 tests += [f"{m[0]}/{m[1]}" for m in re.findall(r"^Test\(raft(2[A-D]),\s*(\w+)", f.read(), re.M)]
-        self.assertEqual(len(tests), policy.ORIGINAL_TESTS + len(policy.EXTRA_TESTS))
-        self.assertEqual(sorted(t for t in tests if policy.is_extra(t)), sorted(policy.EXTRA_TESTS))
+        self.assertEqual(len(tests), lab_policy.ORIGINAL_TESTS + len(lab_policy.EXTRA_TESTS))
+        self.assertEqual(sorted(t for t in tests if lab_policy.is_extra(t)), sorted(lab_policy.EXTRA_TESTS))
         points, warnings = scoring.load_points(os.path.join(ROOT, "grading", "points.json"), tests)
         self.assertEqual((sum(points.values()), warnings), (100, []))
-        self.assertTrue(all(points[t] > 0 for t in policy.EXTRA_TESTS))
+        self.assertTrue(all(points[t] > 0 for t in lab_policy.EXTRA_TESTS))
 
 
 def graded() -> report.Grade:
