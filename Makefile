@@ -130,9 +130,9 @@ bench-timeline:
 	        TIMELINE_DIR=$(abspath $(BUILD))/bench-timeline 2>&1 | sed -n "s/^2C: /2C VIS=$$vis: /p"; done
 	@ls -S $(abspath $(BUILD))/bench-timeline/*.html | head -n 1 | xargs ls -l | awk '{print "largest page: " $$5 " bytes, " $$9}'
 
-# The reference's whole lab (28 tests) in simulation, as a benchmark (not a
-# test): per part and in all, wall seconds, simulated seconds, scheduling
-# steps and steps per second (README "The scheduler").
+# The reference's whole lab (the 28 tests and the extras) in simulation, as
+# a benchmark (not a test): per part and in all, wall seconds, simulated
+# seconds, scheduling steps and steps per second (README "The scheduler").
 bench-sim:
 	@mkdir -p $(BUILD)
 	@LAB_SIM_STATS=1 $(MAKE) --no-print-directory -s test-raft RAFT=solution SIM=1 >$(BUILD)/bench-sim.log 2>&1; \

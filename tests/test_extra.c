@@ -2,15 +2,15 @@
  * test_extra.c: raftlab's extra tests, beyond 6.824's original 28.
  *
  * Each one scripts a schedule that the original tests reach only by chance,
- * or not at all given a Raft shaped like the reference: a classic bug of
- * design section 10 that passes all 28 (tests/faulty/corpus.txt lists them
- * as the cases these tests catch). They live in their part's suite, named
- * x1_..., x2_..., so they run after the part's original tests, and their
- * banner says that they are extras. A correct Raft passes them: every
- * failure they can report is a broken guarantee (SAFETY, mostly from the
- * continuous monitor and the apply-time agreement check), or no leader or
- * no agreement where a majority is up and connected (LIVENESS, as in the
- * original tests).
+ * or not at all given a Raft shaped like the reference: a classic Raft bug
+ * that passes all 28 (LAB_EXTRA_TESTS in tests/lab_policy.h names, for
+ * each, the case of raftlab's mutation corpus it catches). They live in
+ * their part's suite, named x1_..., x2_..., so they run after the part's
+ * original tests, and their banner says that they are extras. A correct
+ * Raft passes them: every failure they can report is a broken guarantee
+ * (SAFETY, mostly from the continuous monitor and the apply-time agreement
+ * check), or no leader or no agreement where a majority is up and
+ * connected (LIVENESS, as in the original tests).
  *
  * The tests see only what the original tester sees (raft_get_state, the
  * applied commands) and change only what it changes (crash, restart,
