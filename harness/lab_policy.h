@@ -82,7 +82,7 @@ static inline const char *lab_class_meaning(lab_failure_class c)
  * Beyond them, raftlab's extra tests (tests/test_extra.c), each in its
  * part's suite, named x<n>_..., so that they sort after the part's
  * originals: each catches a classic bug that the 28 cannot catch given a
- * Raft shaped like the reference (tests/faulty/corpus.txt).
+ * Raft shaped like the reference (checks/faulty/corpus.txt).
  * X(part, name, the corpus case it catches)
  */
 #define LAB_ORIGINAL_TESTS 28

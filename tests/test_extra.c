@@ -3,7 +3,7 @@
  *
  * Each one scripts a schedule that the original tests reach only by chance,
  * or not at all given a Raft shaped like the reference: a classic Raft bug
- * that passes all 28 (LAB_EXTRA_TESTS in tests/lab_policy.h names, for
+ * that passes all 28 (LAB_EXTRA_TESTS in harness/lab_policy.h names, for
  * each, the case of raftlab's mutation corpus it catches). They live in
  * their part's suite, named x1_..., x2_..., so they run after the part's
  * original tests, and their banner says that they are extras. A correct
@@ -24,9 +24,9 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "harness/harness.h"
+#include "harness/support/test_support.h"
 #include "lab/sync.h"
-#include "tests/harness.h"
-#include "tests/support/test_support.h"
 
 /* Every extra test's banner begins with this. */
 #define EXTRA_BANNER "Extra test, beyond 6.824's original 28"

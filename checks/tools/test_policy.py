@@ -84,7 +84,7 @@ class PolicyTest(unittest.TestCase):
         self.assertEqual(self.info["original_tests"], policy.ORIGINAL_TESTS)
         extras = {e["test"]: e["catches"] for e in self.info["extra_tests"]}
         self.assertEqual(extras, policy.EXTRA_TESTS,
-                         "tests/lab_policy.h and raftlab/run/policy.py list different extra tests")
+                         "harness/lab_policy.h and raftlab/run/policy.py list different extra tests")
         named_extra = [t for t in self.info["tests"] if t.split("/")[1].startswith("x")]
         self.assertEqual(sorted(named_extra), sorted(extras), "the binary's x<n>_ tests are not the extras")
         originals = [t for t in self.info["tests"] if not policy.is_extra(t)]
@@ -93,8 +93,8 @@ class PolicyTest(unittest.TestCase):
             part = test.split("/")[0]
             self.assertGreater(test, max(t for t in originals if t.startswith(part + "/")),
                                f"{test} does not sort after its part's original tests")
-            self.assertTrue(os.path.exists(os.path.join(ROOT, "tests", "faulty", extras[test] + ".patch")),
-                            f"{test} catches {extras[test]}, which is no case of tests/faulty")
+            self.assertTrue(os.path.exists(os.path.join(ROOT, "checks", "faulty", extras[test] + ".patch")),
+                            f"{test} catches {extras[test]}, which is no case of checks/faulty")
 
     def test_the_test_list_is_the_binarys(self) -> None:
         tests = catalog.list_tests(test_binary("solution"))

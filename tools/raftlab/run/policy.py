@@ -53,7 +53,7 @@ LIMITS: Dict[str, int] = {
 # The tests: 6.824's original 28, and raftlab's extra tests beyond them
 # (lab_policy.h's LAB_ORIGINAL_TESTS and LAB_EXTRA_TESTS; --lab-info's
 # "original_tests" and "extra_tests"), each extra with the corpus case of
-# tests/faulty it catches. An extra is named x<n>_..., in its part's suite.
+# checks/faulty it catches. An extra is named x<n>_..., in its part's suite.
 ORIGINAL_TESTS = 28
 EXTRA_TESTS: Dict[str, str] = {
     "2C/x1_vote_survives_restart": "no_persist_voted_for",
