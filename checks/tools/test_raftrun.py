@@ -112,8 +112,7 @@ class ClassifyTest(unittest.TestCase):
 
     def test_resource_limits(self) -> None:
         self.assertEqual(self.classify("", -signal.SIGXCPU).cls, "LIMIT")
-        backstop = ("FAIL CRASH: raft2A/x: the test process was killed by signal 25 (File size limit exceeded) "
-                    "(SEED=7)\n")
+        backstop = "FAIL CRASH: raft2A/x: the test process was killed by signal 25 (SIGXFSZ) (SEED=7)\n"
         self.assertEqual(self.classify(backstop, 1).cls, "LIMIT")
 
     def test_no_report(self) -> None:
@@ -280,6 +279,30 @@ class RobustnessTest(unittest.TestCase):
         self.assertLess(len(text), 3 << 20)
         self.assertLess(time.monotonic() - start, 2)
         self.assertEqual(run.classify("2A/x_y", 1, text, 1, False, 160, LIMITS).title, "initial election")
+
+    def test_a_sigkill_from_the_kernel_is_the_cpu_limit_whatever_rusage_reads(self) -> None:
+        # The kernel charges the CPU limit by clock ticks: among threads that sleep between ticks a busy
+        # loop was killed at 4 s when rusage read 2.7 s (issue 13), so the CPU used cannot decide.
+        lim = limits.Limits(cpu_seconds=4)
+        with open(self.log, "w") as f:
+            f.write("x\n")
+        for reason in ("the test process was killed by signal 9 (SIGKILL)",       # the harness's runner
+                       "the test binary was killed by signal 9 (SIGKILL)"):      # classify, on a -9
+            o = run.Outcome("2A/x_y", 1, False, "CRASH", reason, cpu_seconds=2.7)
+            run._name_the_limit(o, lim, self.log)
+            self.assertEqual(o.cls, "LIMIT")
+            self.assertIn("CPU-time limit (4 s of CPU as the kernel counts it; 2.7 s by rusage)", o.reason)
+        o = run.Outcome("2A/x_y", 1, False, "CRASH", "the test process was killed by signal 9 (SIGKILL)")
+        run._name_the_limit(o, lim, self.log, maybe_oom=True)   # no cgroup, and the machine's OOM killer acted
+        self.assertEqual(o.cls, "LIMIT")
+        self.assertIn("or, as the machine's OOM killer acted during the run, its memory use", o.reason)
+        for reason in ("the test process was killed by signal 15 (SIGTERM)", "the test binary was killed by signal 90"):
+            o = run.Outcome("2A/x_y", 1, False, "CRASH", reason)
+            run._name_the_limit(o, lim, self.log)
+            self.assertEqual(o.cls, "CRASH", reason)   # any other signal stays a crash
+        o = run.Outcome("2A/x_y", 1, False, "LIVENESS", "the test process was killed by signal 9 (SIGKILL)")
+        run._name_the_limit(o, lim, self.log)
+        self.assertEqual(o.cls, "LIVENESS")   # a harness verdict stands
 
     def test_memory_and_process_limits_are_named(self) -> None:
         lim = limits.Limits(address_space_gb=2, processes=100)

@@ -82,6 +82,20 @@ def sandbox_prefix(wanted: bool = True) -> list[str]:
     return []
 
 
+def machine_oom_kills() -> int | None:
+    """How many processes the kernel's OOM killer has killed on this machine
+    since it booted (Linux's /proc/vmstat oom_kill), or None where it cannot
+    be read: a run without a cgroup of its own sees its SIGKILL only."""
+    try:
+        with open("/proc/vmstat") as f:
+            for line in f:
+                if line.startswith("oom_kill "):
+                    return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return None
+
+
 def _parent_links() -> list[tuple[int, int]]:
     """(pid, ppid) of every process: from /proc on Linux, else from ps."""
     if os.path.isdir("/proc/self"):

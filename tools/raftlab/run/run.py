@@ -162,12 +162,14 @@ class Runner:
                         self.monitor.register(proc.pid, self.tag)
             finally:
                 os.close(key_read)
+            oom_kills = limits_mod.machine_oom_kills()
             timer = threading.Timer(self.wall_seconds, self._kill, (proc.pid, killed))
             timer.daemon = True
             timer.start()
             _, status, usage = os.wait4(proc.pid, 0)
             timer.cancel()
             oom, tasks = self._finish_groups(groups)   # what the kernel did, and nothing left behind
+            machine_oom = oom_kills is None or limits_mod.machine_oom_kills() != oom_kills
             proc.returncode = os.waitstatus_to_exitcode(status)
             if callable(self.sandbox) and 128 < proc.returncode <= 128 + 64:
                 proc.returncode = 128 - proc.returncode   # bwrap says "killed by signal N" as 128 + N
@@ -191,7 +193,7 @@ class Runner:
         outcome.wall_seconds = wall
         outcome.cpu_seconds = usage.ru_utime + usage.ru_stime
         outcome.started = started
-        _name_the_limit(outcome, self.limits, log_path)
+        _name_the_limit(outcome, self.limits, log_path, machine_oom and self.cgroups is None)
         if self.cgroups is not None and not outcome.passed and outcome.cls != "HANG":
             _name_the_cgroup_limit(outcome, self.cgroups, oom, tasks)
         outcome.log_path = log_path
@@ -238,15 +240,18 @@ class Runner:
             self._kill(pid, killed)
 
 
-def _name_the_limit(outcome: Outcome, limits: limits_mod.Limits, log_path: str) -> None:
+def _name_the_limit(outcome: Outcome, limits: limits_mod.Limits, log_path: str,
+                    maybe_oom: bool = False) -> None:
     """A limit can end a run without a word: the CPU limit's hard half is a
     SIGKILL (hard = soft, so the run cannot raise it), and in the sandbox
     Criterion's runner is the PID namespace's first process, which a
-    SIGXFSZ does not end. A failed run with no better reason whose
-    processes used the whole CPU limit, or whose log reached the file-size
-    limit, is a LIMIT, said with the limit's value; so is a crash the
-    harness found at the address-space limit (harness_signals.c: "out of
-    memory"), or a thread the process limit or the address space refused."""
+    SIGXFSZ does not end. A failed run with no better reason that the
+    kernel killed (SIGKILL), whose processes used the whole CPU limit, or
+    whose log reached the file-size limit, is a LIMIT, said with the limit's
+    value; so is a crash the harness found at the address-space limit
+    (harness_signals.c: "out of memory"), or a thread the process limit or
+    the address space refused. maybe_oom: the run had no cgroup of its own
+    and the machine's OOM killer acted while it ran (its SIGKILL too)."""
     if outcome.passed or outcome.cls not in ("CRASH", "EXIT"):
         return
     # What the harness said comes first: it names the limit for sure (its crash handler compares the
@@ -260,8 +265,23 @@ def _name_the_limit(outcome: Outcome, limits: limits_mod.Limits, log_path: str) 
         outcome.cls = "LIMIT"
         outcome.reason = (f"could not start a thread: the process limit ({limits.processes}, every thread "
                           f"counts) or the address space ({limits.address_space_gb} GiB): {outcome.reason}")
-    # The kernel enforces the limit on its tick-sampled clock; rusage reports
-    # the precise run time, which under load reads up to ~15% less.
+    # Nothing else in the sandbox can send a SIGKILL: the wall-clock kill is a HANG (classify), the
+    # object check refuses kill, raise and raw system calls, and the run's cgroup names its OOM
+    # killer (_name_the_cgroup_limit, after this). The kernel charges the CPU limit a whole clock tick
+    # for each tick that finds the process running, while rusage reports the time it ran: among
+    # threads that wake and sleep between ticks, a busy loop is killed when rusage reads as little as
+    # two thirds of the limit, so the CPU used cannot tell this kill from a crash.
+    elif _names_signal(outcome.reason, signal.SIGKILL):
+        outcome.cls = "LIMIT"
+        if maybe_oom:
+            outcome.reason = (f"killed by the kernel (SIGKILL): its CPU-time limit ({limits.cpu_seconds} s of CPU; "
+                              f"{outcome.cpu_seconds:.1f} s used) or, as the machine's OOM killer acted during "
+                              "the run, its memory use")
+        else:
+            outcome.reason = (f"killed by the kernel (SIGKILL) at its CPU-time limit ({limits.cpu_seconds} s of CPU "
+                              f"as the kernel counts it; {outcome.cpu_seconds:.1f} s by rusage): a busy loop?")
+    # A run that died without saying how (a test process killed outside the test's main phase, where
+    # Criterion reports no signal): its CPU time, with the margin of the kernel's tick sampling above.
     elif outcome.cpu_seconds >= 0.75 * limits.cpu_seconds:
         outcome.cls = "LIMIT"
         outcome.reason = (f"used the whole CPU-time limit ({limits.cpu_seconds} s of CPU; "
