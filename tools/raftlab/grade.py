@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures
+import contextlib
 import hashlib
 import os
 import random
@@ -33,7 +34,7 @@ import shutil
 import signal
 import sys
 import tempfile
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 from .grading import building, outputs, report, results, scoring, sharding, submission, timelines
 from .grading.results import RunRecord, SubRecord
@@ -191,7 +192,8 @@ def load_all(args: argparse.Namespace) -> tuple[list[submission.Submission], dic
 
 
 def build_some(args: argparse.Namespace, box: sandbox.Sandbox, lab: building.Lab, work: str,
-               todo: list[submission.Submission], records: dict[str, SubRecord]) -> dict[str, str]:
+               todo: list[submission.Submission], records: dict[str, SubRecord],
+               groups: cgroups.Cgroups | None = None) -> dict[str, str]:
     """Builds and checks submissions: their binaries by name. Whatever goes
     wrong with one is that submission's status in its record (and the text
     the report keeps beside it, in record.files)."""
@@ -205,7 +207,7 @@ def build_some(args: argparse.Namespace, box: sandbox.Sandbox, lab: building.Lab
         log(f"grade: building {sub.name} ({sub.path}: {sub.taken_from}) ...")
         try:
             binaries[sub.name], _ = building.build(box, lab, work, sub.name, sub.source, replayable=args.sim,
-                                                   skip_check=args.skip_objcheck)
+                                                   skip_check=args.skip_objcheck, groups=groups)
         except building.Refused as err:
             more = f" (and {len(err.problems) - 1} more, in refused.txt)" if len(err.problems) > 1 else ""
             rec.status, rec.detail = "REFUSED", err.problems[0] + more
@@ -355,14 +357,15 @@ def grade_all(args: argparse.Namespace, box: sandbox.Sandbox, lab: building.Lab,
         elif not writer:
             outputs.remove_stale(args, rec.name)   # an earlier grading's files must not mix in
     to_build = [s for s in subs if records[s.name].status == "OK" and s.name in {u.sub for u in todo_units}]
-    binaries = build_some(args, box, lab, work, to_build, records)
-    for s in to_build:
-        if writer and s.name not in recorded and records[s.name].status != "INCOMPLETE":
-            writer.submission(records[s.name])
+    with cgroups_for(args, bool(to_build)) as groups:
+        binaries = build_some(args, box, lab, work, to_build, records, groups)
+        for s in to_build:
+            if writer and s.name not in recorded and records[s.name].status != "INCOMPLETE":
+                writer.submission(records[s.name])
 
-    todo_units = [u for u in todo_units if u.sub in binaries]
-    interrupted = run_units(args, box, binaries, {s.name: s.path for s in subs}, todo_units, seed, work,
-                            len({u.sub for u in mine}), text, writer, done, len(tests))
+        todo_units = [u for u in todo_units if u.sub in binaries]
+        interrupted = run_units(args, box, binaries, {s.name: s.path for s in subs}, todo_units, seed, work,
+                                len({u.sub for u in mine}), text, writer, done, len(tests), groups)
     if writer:
         if not interrupted:
             writer.end(sum(1 for u in mine if u in done))
@@ -417,9 +420,30 @@ def read_results(path: str, fresh: bool) -> results.ShardFile | None:
         sys.exit(f"grade: {err} (--fresh starts it over)")
 
 
+@contextlib.contextmanager
+def cgroups_for(args: argparse.Namespace, needed: bool) -> Iterator[cgroups.Cgroups | None]:
+    """A cgroup for each compile, link and run, where the grader can make
+    them (and there is something to build); says which in one line, or why
+    not. Every cgroup is gone at the end."""
+    groups, why = cgroups.detect(args.ram_limit or cgroups.default_ram_mb(args.jobs), cgroups.RUN_TASKS,
+                                 wanted=not args.no_cgroups and needed)
+    if groups is not None:
+        log(f"grade: {groups.line()}")
+    elif needed:
+        log(f"grade: no cgroup per run ({why}): a run's RAM is bounded only by its address space "
+            f"({args.memory_limit} GiB; {args.jobs} at once), its threads and processes only by the uid's limit, "
+            "shared by every run")
+    try:
+        yield groups
+    finally:
+        if groups is not None:
+            groups.close()
+
+
 def run_units(args: argparse.Namespace, box: sandbox.Sandbox, binaries: dict[str, str], paths: dict[str, str],
               units: Sequence[Unit], seed: int, work: str, n_subs: int, text: str,
-              writer: results.Writer | None, done: dict[Unit, RunRecord], n_tests: int) -> bool:
+              writer: results.Writer | None, done: dict[Unit, RunRecord], n_tests: int,
+              groups: cgroups.Cgroups | None) -> bool:
     """Runs the units, a STARVED run again up to --starved-reruns times;
     each finished one goes into done (and the results file). Returns
     whether the grading was interrupted."""
@@ -430,19 +454,7 @@ def run_units(args: argparse.Namespace, box: sandbox.Sandbox, binaries: dict[str
     prefix = list(box._unshare) if box.level == "unshare-net" else (["bwrap"] if box.level == "bwrap" else [])
     log(f"grade: {n_tests} test(s) × {args.runs} run(s) × {n_subs} submission(s): {len(units)} run(s) "
         f"to do, {args.jobs} at once; limits per run: {args.wall_limit} s wall, {limits.describe(prefix)}")
-    groups, why = cgroups.detect(args.ram_limit or cgroups.default_ram_mb(args.jobs), cgroups.RUN_TASKS,
-                                 wanted=not args.no_cgroups and bool(units))
-    if groups is not None:
-        log(f"grade: {groups.line()}")
-    elif units:
-        log(f"grade: no cgroup per run ({why}): a run's RAM is bounded only by its address space "
-            f"({args.memory_limit} GiB; {args.jobs} at once), its threads and processes only by the uid's limit, "
-            "shared by every run")
-    try:
-        return _run_units(args, box, binaries, paths, units, seed, work, n_subs, text, writer, done, limits, groups)
-    finally:
-        if groups is not None:
-            groups.close()
+    return _run_units(args, box, binaries, paths, units, seed, work, n_subs, text, writer, done, limits, groups)
 
 
 def _run_units(args: argparse.Namespace, box: sandbox.Sandbox, binaries: dict[str, str], paths: dict[str, str],

@@ -26,7 +26,7 @@ import time
 
 from typing import Sequence
 
-from ..run import limits as limits_mod, objcheck
+from ..run import cgroups, limits as limits_mod, objcheck
 from ..run.sandbox import Bind, Sandbox
 
 BUILD_TIMEOUT = 120              # seconds for one compile or link
@@ -139,11 +139,21 @@ def read_capped(path: str, cap: int = OUTPUT_CAP) -> str:
 
 
 def run_sandboxed(box: Sandbox, argv: Sequence[str], ro: Sequence[Bind], rw: Sequence[Bind], cwd: str, log_path: str,
-                  timeout: float | None = None, limits: limits_mod.Limits = BUILD_LIMITS) -> tuple[int, str, str]:
+                  timeout: float | None = None, limits: limits_mod.Limits = BUILD_LIMITS,
+                  groups: cgroups.Cgroups | None = None) -> tuple[int, str, str]:
     """Runs argv in the sandbox with limits and a timeout, output to
-    log_path; returns (exit status, output head and tail, what stopped it)."""
+    log_path; returns (exit status, output head and tail, what stopped it).
+    groups: where the step gets a cgroup of its own (RAM and tasks of all
+    its processes together; whatever it left is killed at its end)."""
     timeout = timeout or BUILD_TIMEOUT
-    cmd = limits.command_prefix() + box.wrap(argv, ro, rw, cwd, devices=False, proc=False)
+    dirs: list[str] = []
+    if groups is not None:
+        try:
+            dirs = groups.make(cgroups.BUILD_RAM_MB, cgroups.BUILD_TASKS)
+        except OSError:
+            dirs = []   # the resource limits still hold
+    procs = groups.procs_files(dirs) if groups is not None and dirs else []
+    cmd = limits.command_prefix(procs) + box.wrap(argv, ro, rw, cwd, devices=False, proc=False)
     real_cwd = box.outside_cwd(cwd, ro, rw)
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
@@ -156,8 +166,13 @@ def run_sandboxed(box: Sandbox, argv: Sequence[str], ro: Sequence[Bind], rw: Seq
             limits_mod.kill_tree(proc.pid)
             proc.wait()
         limits_mod.kill_tree(proc.pid)   # anything it left behind
+    oom, tasks = groups.finish(dirs) if groups is not None and dirs else (False, False)
     code = proc.returncode
-    if not stopped and code == -signal.SIGXCPU:
+    if not stopped and oom:
+        stopped = f"used more than the build's RAM limit ({cgroups.BUILD_RAM_MB} MiB, its cgroup)"
+    elif not stopped and tasks and code != 0:
+        stopped = f"reached the build's limit of {cgroups.BUILD_TASKS} processes (its cgroup)"
+    elif not stopped and code == -signal.SIGXCPU:
         stopped = f"used the build's whole CPU-time limit ({limits.cpu_seconds} s)"
     elif not stopped and code == -signal.SIGXFSZ:
         stopped = f"wrote more than the build's file-size limit ({limits.file_size_mb} MiB)"
@@ -189,12 +204,15 @@ def take_file(path: str, dest: str, cap: int = OBJECT_CAP) -> str:
 
 
 def build(box: Sandbox, lab: Lab, work: str, name: str, source: bytes,
-          replayable: bool = False, skip_check: bool = False) -> tuple[str, float]:
+          replayable: bool = False, skip_check: bool = False,
+          groups: cgroups.Cgroups | None = None) -> tuple[str, float]:
     """The test binary of one submission (its path), built and checked;
     raises BuildError or Refused. replayable (grading in simulation): also
     refuse the calls that simulation cannot schedule or replay. skip_check:
     no object check at all (grade's test-only switch, so that make
-    check-grading can run hostile code in the sandbox; never for a grade)."""
+    check-grading can run hostile code in the sandbox; never for a grade).
+    groups: each compile and link in a cgroup of its own, where the grader
+    can make them."""
     top = _private_dir(os.path.join(work, "subs", name))
     src = _private_dir(os.path.join(top, "src"))
     with open(os.path.join(src, "raft.c"), "wb") as f:
@@ -209,7 +227,7 @@ def build(box: Sandbox, lab: Lab, work: str, name: str, source: bytes,
 
     code, text, stopped = run_sandboxed(
         box, cc + cflags + ["-MD", "-MF", IN_OUT + "/raft.d", "-c", IN_SRC + "/raft.c", "-o", IN_OUT + "/raft.o"],
-        ro, rw, IN_LAB, os.path.join(top, "compile.log"))
+        ro, rw, IN_LAB, os.path.join(top, "compile.log"), groups=groups)
     text = redact(text, [IN_SRC + "/raft.c", IN_LAB + "/", os.path.join(src, "raft.c"), lab.headers + "/"])
     if stopped:
         raise BuildError(f"the compiler {stopped}", text)
@@ -219,7 +237,7 @@ def build(box: Sandbox, lab: Lab, work: str, name: str, source: bytes,
     deps = take_file(os.path.join(out, "raft.d"), os.path.join(mine, "raft.d"), 1 << 20)
     code, text, stopped = run_sandboxed(
         box, cc + cflags + ["-E", IN_SRC + "/raft.c", "-o", IN_OUT + "/raft.i"],
-        ro, rw, IN_LAB, os.path.join(top, "preprocess.log"))
+        ro, rw, IN_LAB, os.path.join(top, "preprocess.log"), groups=groups)
     if stopped or code != 0:
         raise Refused([f"raft.c cannot be preprocessed within the build's limits: {stopped or text[-300:]}"])
     pre = take_file(os.path.join(out, "raft.i"), os.path.join(mine, "raft.i"))
@@ -244,7 +262,7 @@ def build(box: Sandbox, lab: Lab, work: str, name: str, source: bytes,
     code, text, stopped = run_sandboxed(
         box, cc + lab.flags["LDFLAGS"] + ["-o", IN_OUT + "/raft-tests"] + objs[:-1]
         + [IN_CHECKED + "/raft.o", objs[-1]] + lab.flags["LIBS"],
-        [(lab.objdir, IN_OBJ), (mine, IN_CHECKED)], rw, IN_OBJ, os.path.join(top, "link.log"))
+        [(lab.objdir, IN_OBJ), (mine, IN_CHECKED)], rw, IN_OBJ, os.path.join(top, "link.log"), groups=groups)
     if stopped or code != 0:
         raise BuildError(f"linking failed{': the linker ' + stopped if stopped else ''}\n" + first_errors(text), text)
     binary = take_file(os.path.join(out, "raft-tests"), os.path.join(mine, "raft-tests"), 256 << 20)

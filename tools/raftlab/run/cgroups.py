@@ -31,6 +31,11 @@ from . import limits
 
 MIN_RAM_MB = 1024
 RUN_TASKS = 2048   # threads and processes of one run (a 7-server test has about 300)
+# One compile, preprocess or link of a submission (grading/building.py): gcc's
+# driver, cc1, as and ld, a few at a time; the reference's raft.c compiles in
+# under 100 MiB.
+BUILD_RAM_MB = 1024
+BUILD_TASKS = 64
 
 
 def _read(path: str) -> str:
@@ -99,28 +104,30 @@ class Cgroups:
 
     def line(self) -> str:
         return (f"cgroups v{self.version}: each run gets {self.ram_mb} MiB of RAM and {self.pids} tasks of its own, "
-                "and whatever is left in its cgroup is killed when it ends")
+                f"each compile and link {BUILD_RAM_MB} MiB and {BUILD_TASKS}, and whatever is left in its cgroup "
+                "is killed when it ends")
 
-    def make(self) -> list[str]:
-        """A new run's cgroup directories, limits set."""
+    def make(self, ram_mb: int | None = None, pids: int | None = None) -> list[str]:
+        """A new cgroup directory in each hierarchy, limits set: a run's
+        (this box's limits), or a build step's (ram_mb and pids)."""
         with self._lock:
             n = next(self._ids)
         dirs = [os.path.join(base, f"run-{n}") for base in self.bases]
         for d in dirs:
             os.mkdir(d)
-        ram = str(self.ram_mb << 20)
+        ram, tasks = str((ram_mb or self.ram_mb) << 20), str(pids or self.pids)
         if self.version == 2:
             _write(os.path.join(dirs[0], "memory.max"), ram)
             if os.path.exists(os.path.join(dirs[0], "memory.swap.max")):
                 _write(os.path.join(dirs[0], "memory.swap.max"), "0")
-            _write(os.path.join(dirs[0], "pids.max"), str(self.pids))
+            _write(os.path.join(dirs[0], "pids.max"), tasks)
         else:
             _write(os.path.join(dirs[0], "memory.limit_in_bytes"), ram)
             try:   # swap accounting, where the kernel has it: RAM and swap together, no more
                 _write(os.path.join(dirs[0], "memory.memsw.limit_in_bytes"), ram)
             except OSError:
                 pass
-            _write(os.path.join(dirs[1], "pids.max"), str(self.pids))
+            _write(os.path.join(dirs[1], "pids.max"), tasks)
         return dirs
 
     def procs_files(self, dirs: list[str]) -> list[str]:
