@@ -661,6 +661,7 @@ def escape_batch(work: str, jobs: str) -> None:
     try:
         cases = c_cases(ESCAPE, os.path.join(work, "escape"),
                         {"@ROOT@": ROOT, "@ESCAPE@": escape_dir, "@OUT@": out, "@CANARY@": str(canary.pid),
+                         "@CHECK_PID@": str(os.getpid()),
                          "@PORT@": str(listener.port), "@ABSTRACT@": listener.name})
         reference = os.path.join(work, "escape", "reference.c")
         shutil.copyfile(os.path.join(ROOT, "solution", "raft.c"), reference)

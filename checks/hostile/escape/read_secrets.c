@@ -1,4 +1,4 @@
-// hostile: reads the reference solution, the grader's Python, the points and the grader's environment
+// hostile: reads the reference solution, the grader's Python, the points and the environment the grader inherited (its parent's, by pid)
 // base: stub
 // expect: OK 0
 #include <stdio.h>
@@ -8,7 +8,7 @@ static void hostile_make(void)
     if (once++)
         return;
     static const char *secrets[] = {"@ROOT@/solution/raft.c", "@ROOT@/tools/raftlab/grade.py",
-                                    "@ROOT@/grading/points.json", "@ROOT@/Makefile", "/proc/1/environ",
+                                    "@ROOT@/grading/points.json", "@ROOT@/Makefile", "/proc/@CHECK_PID@/environ",
                                     "@ESCAPE@/../hostile/reference.c"};
     for (size_t i = 0; i < sizeof secrets / sizeof secrets[0]; i++) {
         FILE *f = fopen(secrets[i], "r");
