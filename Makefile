@@ -183,7 +183,12 @@ SIM_ENV := $(if $(filter 1,$(SIM)),LAB_SIM=1 LAB_RAFT=$(RAFT) $(if $(SIM_STRATEG
 VIS ?= failure
 TIMELINE_DIR ?= $(abspath build/timelines)
 VIS_ENV = LAB_VIS=$(VIS) LAB_TIMELINE_DIR='$(TIMELINE_DIR)'
-RUN_PART = mkdir -p '$(TIMELINE_DIR)' && $(VIS_ENV) $(SIM_ENV) $(SAN_ENV) $(RAFT_VALGRIND_ENV) $(TIMEOUT) -k 10 $$(($$($(SAN_ENV) $(RAFT_BIN) --lab-part-limit=$(1)) * $(PART_DILATION))) $(RUN_PREFIX) $(RAFT_BIN) --filter 'raft$(1)/$(ONLY)' -j1 $(CRITERION_FLAGS)
+# A page is 0.1-5 MiB and every failing run writes one: each make test-...
+# first removes all but the newest TIMELINE_KEEP pages of earlier runs.
+TIMELINE_KEEP ?= 50
+PRUNE_TIMELINES = ls -t '$(TIMELINE_DIR)'/ | grep '\.html$$' | tail -n +$$(($(TIMELINE_KEEP) + 1)) | \
+	while IFS= read -r page; do rm -f '$(TIMELINE_DIR)'/"$$page"; done
+RUN_PART = mkdir -p '$(TIMELINE_DIR)' && { $(PRUNE_TIMELINES); } && $(VIS_ENV) $(SIM_ENV) $(SAN_ENV) $(RAFT_VALGRIND_ENV) $(TIMEOUT) -k 10 $$(($$($(SAN_ENV) $(RAFT_BIN) --lab-part-limit=$(1)) * $(PART_DILATION))) $(RUN_PREFIX) $(RAFT_BIN) --filter 'raft$(1)/$(ONLY)' -j1 $(CRITERION_FLAGS)
 
 all: $(RAFT_BIN)
 
