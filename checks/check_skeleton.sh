@@ -7,9 +7,12 @@
 # Usage: checks/check_skeleton.sh [make variables...]
 set -u
 log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+pages=$(mktemp -d)
+trap 'rm -f "$log"; rm -rf "$pages"' EXIT
+# Timeline pages of earlier runs: make test-... keeps the newest TIMELINE_KEEP.
+for age in 1 2 3 4 5; do touch -t "20260101000$age" "$pages/old-$age.html"; done
 start=$(date +%s)
-make --no-print-directory test-2A RAFT=raft "$@" >"$log" 2>&1
+make --no-print-directory test-2A RAFT=raft TIMELINE_DIR="$pages" TIMELINE_KEEP=2 "$@" >"$log" 2>&1
 status=$?
 took=$(( $(date +%s) - start ))
 
@@ -26,6 +29,11 @@ n=$(grep -c "^FAIL LIVENESS: raft2A/.*: expected one leader, got none" "$log")
 grep -q "Crashing: 0" "$log" || fail "a test crashed"
 [ "$took" -le 90 ] || fail "part 2A took ${took}s with the skeleton (more than 90 s): it must fail fast"
 echo "check_skeleton: the skeleton builds and fails 2A as it should (3 x 'expected one leader, got none', ${took}s)"
+old=$(cd "$pages" && ls old-*.html | tr '\n' ' ')
+new=$(ls "$pages" | grep -c '^raft2A-.*\.html$')
+[ "$old" = "old-4.html old-5.html " ] && [ "$new" -eq 3 ] ||
+    fail "timeline pages: expected the 2 newest earlier pages (old-4, old-5) and 3 new ones, saw '$old' and $new new"
+echo "check_skeleton: make test-2A kept the 2 newest earlier timeline pages (TIMELINE_KEEP=2) and wrote its 3"
 
 # The extra tests: each fails at its first step, with no leader.
 start=$(date +%s)
