@@ -57,6 +57,23 @@ class RunCgroupTest(unittest.TestCase):
         assert out is not None
         return out
 
+    def test_a_runs_cgroup_has_the_limits_the_grader_says(self) -> None:
+        dirs = self.box.make()
+        try:
+            if self.box.version == 2:
+                want = {"memory.max": str(128 << 20), "pids.max": "24"}
+                if os.path.exists(os.path.join(dirs[0], "memory.swap.max")):   # swap accounted: none
+                    want["memory.swap.max"] = "0"
+                found = {name: _read(os.path.join(dirs[0], name)) for name in want}
+            else:
+                want = {"memory.limit_in_bytes": str(128 << 20), "pids.max": "24"}
+                if os.path.exists(os.path.join(dirs[0], "memory.memsw.limit_in_bytes")):   # RAM and swap together
+                    want["memory.memsw.limit_in_bytes"] = str(128 << 20)
+                found = {name: _read(os.path.join(dirs[1] if name == "pids.max" else dirs[0], name)) for name in want}
+            self.assertEqual(found, want)
+        finally:
+            self.box.finish(dirs)
+
     def test_touching_more_ram_than_the_limit_is_a_limit_named_so(self) -> None:
         out = self.run_it('exec python3 -c "b = b\'x\' * (512 << 20); print(len(b))"\n')
         self.assertEqual(out.cls, "LIMIT", out.reason)
@@ -119,6 +136,11 @@ class BuildCgroupTest(unittest.TestCase):
         left = subprocess.run(["pgrep", "-f", marker], capture_output=True, text=True).stdout.split()
         self.assertEqual(left, [], "a process the step started outlived it")
         self.assertEqual([n for b in self.box.bases for n in os.listdir(b) if n.startswith("run-")], [])
+
+
+def _read(path: str) -> str:
+    with open(path) as f:
+        return f.read().strip()
 
 
 if __name__ == "__main__":

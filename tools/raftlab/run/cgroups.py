@@ -15,11 +15,24 @@ pids limit acted, kills whatever is still in the cgroup (a process that
 left its session or its sandbox's view included) and removes it.
 Elsewhere `detect` says in one line why not, and runs go on with the
 resource limits only.
+
+cgroup v2 gives a cgroup's children a controller only once the cgroup
+enables it (its cgroup.subtree_control), and the kernel refuses that to a
+cgroup with processes in it, the root cgroup alone excepted ("no internal
+processes"): the grader's own cgroup holds the grader. At the root (a VM,
+a machine without systemd) the grader enables them there; in a cgroup of
+its own (systemd-run --scope -p Delegate=yes, a container's first
+process) it first moves itself to a leaf below it; in a cgroup shared with
+other processes (a login session's scope, `docker exec`) it cannot, and
+says so. `close` undoes what it did. checks/check_cgroup_v2.sh runs all
+three in a VM (make check-cgroup-v2).
 """
 from __future__ import annotations
 
+import errno
 import itertools
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -36,6 +49,7 @@ RUN_TASKS = 2048   # threads and processes of one run (a 7-server test has about
 # under 100 MiB.
 BUILD_RAM_MB = 1024
 BUILD_TASKS = 64
+V2_CONTROLLERS = ("memory", "pids")
 
 
 def _read(path: str) -> str:
@@ -99,6 +113,10 @@ class Cgroups:
     bases: list[str]                 # v2: [base]; v1: [memory base, pids base]
     ram_mb: int
     pids: int
+    # v2: what detect changed in the grader's own cgroup (own), for close to undo
+    own: str = ""
+    enabled: list[str] = field(default_factory=list)   # controllers it enabled for own's children
+    moved_to: str = ""                                  # the leaf below own it moved the grader to
     _ids: "itertools.count[int]" = field(default_factory=itertools.count)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -156,6 +174,54 @@ class Cgroups:
                 os.rmdir(base)
             except OSError:
                 pass
+        # Back as detect found it: the controllers off for own's children (the kernel refuses while a
+        # cgroup below still enables them: they stay), then the grader back in own, its leaf removed.
+        if self.enabled:
+            try:
+                _write(os.path.join(self.own, "cgroup.subtree_control"), " ".join("-" + c for c in self.enabled))
+                self.enabled = []
+            except OSError:
+                pass
+        if self.moved_to and not self.enabled:
+            try:
+                _write(os.path.join(self.own, "cgroup.procs"), str(os.getpid()))
+                os.rmdir(self.moved_to)
+                self.moved_to = ""
+            except OSError:
+                pass
+
+    def enable_for_children(self, leaf: str) -> str:
+        """'' once the memory and pids controllers are enabled for the
+        children of the grader's own cgroup (self.own), or why not (v2).
+        leaf: where the grader moves itself when it is alone in own."""
+        control = os.path.join(self.own, "cgroup.subtree_control")
+        missing = [c for c in V2_CONTROLLERS if c not in _read(control).split()]
+        if not missing:
+            return ""
+        change = " ".join("+" + c for c in missing)
+        try:   # the root cgroup may have processes and enable them all the same
+            _write(control, change)
+            self.enabled = missing
+            return ""
+        except OSError as err:
+            if err.errno != errno.EBUSY:
+                return f"cannot enable {' and '.join(missing)} for the cgroups below {self.own}: {err.strerror}"
+        # EBUSY: own has processes. The grader may move itself (every thread: cgroup.procs) out of
+        # the way, never another process, so only when it is alone there.
+        others = [p for p in _read(os.path.join(self.own, "cgroup.procs")).split() if p != str(os.getpid())]
+        if others:
+            return (f"{self.own} holds {len(others)} other process(es), and a cgroup with processes cannot enable "
+                    "controllers for its children (no internal processes): run the grader in a cgroup of its own, "
+                    "e.g. systemd-run --scope -p Delegate=yes")
+        try:
+            os.mkdir(leaf)
+            self.moved_to = leaf
+            _write(os.path.join(leaf, "cgroup.procs"), str(os.getpid()))
+            _write(control, change)
+            self.enabled = missing
+            return ""
+        except OSError as err:
+            return f"cannot move the grader to {leaf} and enable {' and '.join(missing)} there: {err.strerror}"
 
 
 def remove(d: str, wait: float = 5.0) -> bool:
@@ -197,23 +263,10 @@ def detect(ram_mb: int, pids: int, wanted: bool = True) -> tuple[Cgroups | None,
     why = []
     own = _own("")
     if own is not None:
-        controllers = _read(os.path.join(own, "cgroup.controllers")).split()
-        if "memory" in controllers and "pids" in controllers:
-            _remove_stale(own)
-            base = os.path.join(own, tag)
-            try:
-                os.mkdir(base)
-                _write(os.path.join(base, "cgroup.subtree_control"), "+memory +pids")
-                box = Cgroups(2, [base], ram_mb, pids)
-                problem = _probe(box)
-                if not problem:
-                    return box, ""
-                why.append(f"v2: {problem}")
-            except OSError as err:
-                why.append(f"v2: cannot make {base}: {err.strerror}")
-            remove(base, 0.5)
-        else:
-            why.append(f"v2: the memory and pids controllers are not delegated to {own}")
+        box, problem = _detect_v2(own, tag, ram_mb, pids)
+        if box is not None:
+            return box, ""
+        why.append(f"v2: {problem}")
     memory, pids_dir = _own("memory"), _own("pids")
     if memory is not None and pids_dir is not None:
         _remove_stale(memory)
@@ -234,6 +287,28 @@ def detect(ram_mb: int, pids: int, wanted: bool = True) -> tuple[Cgroups | None,
     elif own is None:
         why.append("no cgroup hierarchy found")
     return None, "; ".join(why)
+
+
+def _detect_v2(own: str, tag: str, ram_mb: int, pids: int) -> tuple[Cgroups | None, str]:
+    """The run cgroups' base below the grader's own v2 cgroup, or None and why not."""
+    controllers = _read(os.path.join(own, "cgroup.controllers")).split()
+    if not all(c in controllers for c in V2_CONTROLLERS):
+        return None, f"the memory and pids controllers are not delegated to {own}"
+    _remove_stale(own)
+    base = os.path.join(own, tag)
+    box = Cgroups(2, [base], ram_mb, pids, own=own)
+    problem = box.enable_for_children(os.path.join(own, f"raftlab-grader-{os.getpid()}"))
+    if not problem:
+        try:
+            os.mkdir(base)
+            _write(os.path.join(base, "cgroup.subtree_control"), " ".join("+" + c for c in V2_CONTROLLERS))
+            problem = _probe(box)
+        except OSError as err:
+            problem = f"cannot make {base} with {' and '.join(V2_CONTROLLERS)} for its children: {err.strerror}"
+    if not problem:
+        return box, ""
+    box.close()
+    return None, problem
 
 
 def _probe(box: Cgroups) -> str:
@@ -257,10 +332,11 @@ def _probe(box: Cgroups) -> str:
 
 
 def _remove_stale(parent: str) -> None:
-    """The cgroups of an earlier grader killed before it could remove them."""
+    """The cgroups of an earlier grader killed before it could remove them
+    (its runs' base, raftlab-grade-PID, and the leaf it moved to, raftlab-grader-PID)."""
     for name in os.listdir(parent) if os.path.isdir(parent) else []:
-        pid = name[len("raftlab-grade-"):]
-        if name.startswith("raftlab-grade-") and pid.isdigit() and not os.path.exists(f"/proc/{pid}"):
+        m = re.fullmatch(r"raftlab-grader?-(\d+)", name)
+        if m and not os.path.exists(f"/proc/{m.group(1)}"):
             base = os.path.join(parent, name)
             for run in os.listdir(base):
                 if os.path.isdir(os.path.join(base, run)):
