@@ -81,7 +81,7 @@ endif
 # makes sure nothing can hang a make target.
 FRAMEWORK_LIMIT ?= 600
 
-.PHONY: all deps test-framework check check-faulty check-timeline bench-timeline check-tools check-python check-grading handout check-handout raft-bin check-raft print-raft-bin print-raft-build stress bench bench-sim clean test-2A test-2B test-2C test-2D test-raft
+.PHONY: all deps test-framework check check-faulty check-timeline check-cgroup-v2 bench-timeline check-tools check-python check-grading handout check-handout raft-bin check-raft print-raft-bin print-raft-build stress bench bench-sim clean test-2A test-2B test-2C test-2D test-raft
 
 all: $(LIB) $(BENCH_BIN) $(BENCH_TRACE_BIN) $(UNIT_BIN)
 
@@ -287,7 +287,7 @@ check-handout:
 # find it by themselves, anything else is given PYTHONPATH=tools.
 # (mypy reaches checks/hostile/trees.py through check_grading.py's import.)
 PYTHON_SOURCES := tools/raftlab tools/stress tools/raftlog tools/check-raft tools/grade \
-	checks/tools checks/check_grading.py checks/load_grading.py
+	checks/tools checks/check_grading.py checks/load_grading.py checks/check_cgroup_v2_in_vm.py
 
 # The tools' own tests: tools/raftlog, the runner (raftlab.run), the grader's
 # parts (raftlab.grading), the policy shared with the C side.
@@ -322,6 +322,17 @@ check-timeline:
 check-grading:
 	$(call instructors_only,checks/check_grading.py)
 	PYTHONPATH=tools python3 checks/check_grading.py
+
+# The grader's cgroup v2 path for real, whatever this machine's cgroups are:
+# checks/check_cgroup_v2.sh boots Debian's kernel in qemu (KVM where it can,
+# else qemu's emulation) with only cgroup2 mounted and the host's root shared
+# read-only, and there runs test_cgroups.py and grading/grade as root, in the
+# root cgroup, alone in a delegated cgroup, and beside another process.
+# Kernel and busybox-static cached in ~/.cache/raftlab-vm (RAFTLAB_VM_CACHE).
+# Skipped, saying why, without qemu-system-x86_64 (about 100 s under emulation).
+check-cgroup-v2:
+	$(call instructors_only,checks/check_cgroup_v2_in_vm.py)
+	bash checks/check_cgroup_v2.sh
 
 # The reference graded under heavy CPU load (busy loops: stress-ng, or
 # Python's), with and without STARVED re-runs: how many runs were judged

@@ -17,7 +17,7 @@ tree=$dir/raftlab
 cmp -s "$tree/raft/raft.c" raft/raft.c || fail "raft/raft.c in the handout is not the skeleton"
 
 for p in solution checks/faulty checks/check_faulty.sh checks/check_grading.py checks/hostile checks/tools/test_grading.py \
-         grading tools/grade tools/raftlab/grade.py tools/raftlab/grading .ci; do
+         checks/check_cgroup_v2_in_vm.py grading tools/grade tools/raftlab/grade.py tools/raftlab/grading .ci; do
     [ -e "$tree/$p" ] && fail "the handout contains $p"
 done
 leaked=$(find "$tree" -name '*.patch' -o -name '*solution*' | head -3)

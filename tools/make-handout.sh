@@ -19,6 +19,8 @@ checks/faulty/
 checks/check_faulty.sh
 checks/check_grading.py
 checks/load_grading.py
+checks/check_cgroup_v2.sh
+checks/check_cgroup_v2_in_vm.py
 checks/hostile/
 checks/check_handout.sh
 checks/check_sim.sh
