@@ -193,9 +193,10 @@ class Runner:
         outcome.wall_seconds = wall
         outcome.cpu_seconds = usage.ru_utime + usage.ru_stime
         outcome.started = started
-        _name_the_limit(outcome, self.limits, log_path, machine_oom and self.cgroups is None)
+        # What the run's cgroup saw is certain; a limit named from the signal or the CPU used is inferred.
         if self.cgroups is not None and not outcome.passed and outcome.cls != "HANG":
             _name_the_cgroup_limit(outcome, self.cgroups, oom, tasks)
+        _name_the_limit(outcome, self.limits, log_path, machine_oom and self.cgroups is None)
         outcome.log_path = log_path
         if self.monitor is not None:
             may_starve = not outcome.passed and outcome.cls in starvation.STARVABLE
