@@ -10,8 +10,9 @@ never run it on a host.
 2. In the root cgroup: cgroups.detect picks v2; a run's cgroup has the
    memory.max, memory.swap.max and pids.max the code writes; close() leaves
    the hierarchy as it was.
-3. checks/tools/test_cgroups.py there: RunCgroupTest runs (no skip) and
-   passes: the RAM limit named, the task limit named, nothing left.
+3. checks/tools/test_cgroups.py and test_build_cgroups.py there: every
+   test runs (no skip) and passes: the RAM limit named, the task limit
+   named, nothing left, for runs and for build steps.
 4. grading/grade there, end to end (check_grading.py's batch code):
    memory_hog and thread_bomb (checks/hostile/, each as its header says),
    a case that touches its RAM (the cgroup's RAM limit named) and the
@@ -42,7 +43,7 @@ from raftlab.run import cgroups
 from raftlab.run.paths import LAB_ROOT as ROOT
 
 TOP = "/sys/fs/cgroup"
-UNITTEST = ["python3", "-m", "unittest", "discover", "-s", "checks/tools", "-p", "test_cgroups.py", "-v"]
+UNITTEST = ["python3", "-m", "unittest", "discover", "-s", "checks/tools", "-p", "test_*cgroups.py", "-v"]
 RUN_CGROUP_TESTS = ("test_a_runs_cgroup_has_the_limits_the_grader_says",
                     "test_touching_more_ram_than_the_limit_is_a_limit_named_so",
                     "test_too_many_tasks_is_a_limit_named_so",
@@ -123,13 +124,15 @@ def detect_and_limits() -> None:
 
 
 def unit_tests(where: str, cgroup: str | None) -> None:
-    """test_cgroups.py, its process in cgroup (None: this one's)."""
+    """test_cgroups.py and test_build_cgroups.py, their process in cgroup (None: this one's)."""
     before = tree(TOP)
     cmd = UNITTEST if cgroup is None else in_cgroup(cgroup, UNITTEST)
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=ROOT)
     print(proc.stderr.rstrip())
-    check(proc.returncode == 0, f"{where}: test_cgroups.py exited {proc.returncode}")
-    check("skipped" not in proc.stderr, f"{where}: test_cgroups.py skipped tests")
+    check(proc.returncode == 0, f"{where}: test_*cgroups.py exited {proc.returncode}")
+    check("skipped" not in proc.stderr, f"{where}: test_*cgroups.py skipped tests")
+    check(re.search(r"\(test_build_cgroups\.BuildCgroupTest\.\w+\) \.\.\. ok$", proc.stderr, re.M) is not None,
+          f"{where}: BuildCgroupTest did not run")
     for name in RUN_CGROUP_TESTS:
         check(re.search(rf"^{name} \(test_cgroups\.RunCgroupTest\.{name}\) \.\.\. ok$", proc.stderr, re.M) is not None,
               f"{where}: RunCgroupTest.{name} did not run and pass")

@@ -25,6 +25,7 @@ checks/hostile/
 checks/check_handout.sh
 checks/check_sim.sh
 checks/tools/test_grading.py
+checks/tools/test_build_cgroups.py
 checks/tools/test_course.py
 checks/tools/test_timelines.py
 checks/tools/test_policy.py
