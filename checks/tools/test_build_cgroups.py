@@ -13,22 +13,11 @@ import unittest
 from raftlab.grading import building
 from raftlab.run import cgroups, sandbox
 
+from test_cgroups import WithCgroups
 
-class BuildCgroupTest(unittest.TestCase):
+
+class BuildCgroupTest(WithCgroups):
     """Each compile and link gets a cgroup of its own too (grading/building.py)."""
-    box: cgroups.Cgroups
-
-    @classmethod
-    def setUpClass(cls) -> None:
-        box, why = cgroups.detect(128, 24)
-        if box is None:
-            raise unittest.SkipTest(f"no cgroups for the grader here: {why}")
-        cls.box = box
-
-    @classmethod
-    def tearDownClass(cls) -> None:
-        cls.box.close()
-
     def setUp(self) -> None:
         self.dir = tempfile.mkdtemp()
         self.log = os.path.join(self.dir, "build.log")

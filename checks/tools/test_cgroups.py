@@ -30,7 +30,9 @@ class FallbackTest(unittest.TestCase):
         self.assertGreaterEqual(cgroups.default_ram_mb(1), cgroups.default_ram_mb(8))
 
 
-class RunCgroupTest(unittest.TestCase):
+class WithCgroups(unittest.TestCase):
+    """The grader's cgroups for a class of tests (128 MiB and 24 tasks a
+    run), or a skip saying why there are none; all gone at the end."""
     box: cgroups.Cgroups
 
     @classmethod
@@ -45,6 +47,9 @@ class RunCgroupTest(unittest.TestCase):
         cls.box.close()
         for base in cls.box.bases:
             assert not os.path.exists(base), base
+
+
+class RunCgroupTest(WithCgroups):
 
     def setUp(self) -> None:
         self.dir = tempfile.mkdtemp()
