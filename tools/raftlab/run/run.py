@@ -267,11 +267,11 @@ def _name_the_limit(outcome: Outcome, limits: limits_mod.Limits, log_path: str,
         outcome.reason = (f"could not start a thread: the process limit ({limits.processes}, every thread "
                           f"counts) or the address space ({limits.address_space_gb} GiB): {outcome.reason}")
     # Nothing else in the sandbox can send a SIGKILL: the wall-clock kill is a HANG (classify), the
-    # object check refuses kill, raise and raw system calls, and the run's cgroup names its OOM
-    # killer (_name_the_cgroup_limit, after this). The kernel charges the CPU limit a whole clock tick
+    # object check refuses kill, raise and raw system calls, and the run's cgroup has named its OOM
+    # killer already (_name_the_cgroup_limit). The kernel charges the CPU limit a whole clock tick
     # for each tick that finds the process running, while rusage reports the time it ran: among
-    # threads that wake and sleep between ticks, a busy loop is killed when rusage reads as little as
-    # two thirds of the limit, so the CPU used cannot tell this kill from a crash.
+    # threads that wake and sleep between ticks, a busy loop was killed when rusage read 60% of the
+    # limit (README, Grading: "Runs."), so the CPU used cannot tell this kill from a crash.
     elif _names_signal(outcome.reason, signal.SIGKILL):
         outcome.cls = "LIMIT"
         if maybe_oom:
